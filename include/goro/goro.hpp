@@ -1,0 +1,9 @@
+// goro: Go's G/M/P scheduler for C++. This header brings in everything.
+#pragma once
+
+#include "goro/blocking.hpp"
+#include "goro/chan.hpp"
+#include "goro/go.hpp"
+#include "goro/runtime.hpp"
+#include "goro/sync.hpp"
+#include "goro/this_fiber.hpp"

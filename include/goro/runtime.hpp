@@ -1,0 +1,84 @@
+// goro::run: start a runtime and run the main fiber.
+#pragma once
+
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <optional>
+#include <source_location>
+#include <type_traits>
+#include <utility>
+
+#include "goro/detail/runtime_api.hpp"
+
+namespace goro {
+
+// Settings of one runtime. Zero means "use the default".
+struct options {
+  // Number of Ps: how many fibers run in parallel. 0 = GORO_MAXPROCS from the
+  // environment if set (a positive integer), else the usable CPUs (the
+  // affinity mask, capped by a cgroup v1/v2 CPU quota, rounded up).
+  int procs = 0;
+  // Default stack size of every fiber (address space; pages are committed
+  // lazily by the kernel). 0 = 256 KiB. Rounded up to whole pages; one more
+  // guard page below the stack catches overflows.
+  std::size_t stack_size = 0;
+};
+
+// What options::procs = 0 resolves to in this process right now.
+int default_procs();
+
+// Run `fn` as the main fiber of a new runtime on the calling thread, which
+// becomes one of the runtime's OS threads (Ms) until run returns.
+//
+// run returns when `fn` has returned *and* every fiber spawned (directly or
+// transitively) has finished: the runtime joins all its fibers. If all
+// remaining fibers are blocked forever, the runtime prints a deadlock report
+// naming each fiber, its wait reason and where it was created, then aborts
+// (like Go's "all goroutines are asleep").
+//
+// Returns fn's result. An exception escaping `fn` is rethrown by run once
+// the other fibers have finished (an exception escaping any other fiber ends
+// the process; see go.hpp). Calling run from inside a runtime throws
+// std::logic_error. Many runtimes may run one after another (or on different
+// threads) in one process.
+template <class F>
+auto run(options opts, F&& fn, std::source_location where = std::source_location::current())
+    -> std::invoke_result_t<F&> {
+  using R = std::invoke_result_t<F&>;
+  struct frame {
+    F* fn;
+    std::conditional_t<std::is_void_v<R>, bool, std::optional<std::conditional_t<
+        std::is_reference_v<R>, std::reference_wrapper<std::remove_reference_t<R>>, R>>> result{};
+    std::exception_ptr error;
+  } fr{&fn};
+  auto body = [](void* p) {
+    auto* f = static_cast<frame*>(p);
+    try {
+      if constexpr (std::is_void_v<R>) {
+        std::invoke(*f->fn);
+      } else {
+        f->result.emplace(std::invoke(*f->fn));
+      }
+    } catch (...) {
+      f->error = std::current_exception();
+    }
+  };
+  detail::run_main(opts, body, &fr, where);
+  if (fr.error) std::rethrow_exception(fr.error);
+  if constexpr (std::is_void_v<R>) {
+    return;
+  } else if constexpr (std::is_reference_v<R>) {
+    return fr.result->get();
+  } else {
+    return std::move(*fr.result);
+  }
+}
+
+template <class F>
+auto run(F&& fn, std::source_location where = std::source_location::current())
+    -> std::invoke_result_t<F&> {
+  return run(options{}, std::forward<F>(fn), where);
+}
+
+}  // namespace goro

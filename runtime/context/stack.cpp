@@ -1,0 +1,97 @@
+#include "context/stack.hpp"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <new>
+
+namespace goro::rt {
+
+namespace {
+
+#ifndef MADV_GUARD_INSTALL
+constexpr int MADV_GUARD_INSTALL = 102;
+#endif
+
+constexpr std::size_t stacks_per_arena = 64;
+
+// Whether this kernel supports MADV_GUARD_INSTALL: 0 unknown, 1 yes, 2 no.
+// A cached fact about the kernel, not scheduler state.
+std::atomic<int> guard_mode{0};
+
+bool install_guard(char* addr, std::size_t len) {
+  // relaxed: every thread computes the same answer.
+  if (guard_mode.load(std::memory_order_relaxed) != 2) {
+    if (madvise(addr, len, MADV_GUARD_INSTALL) == 0) {
+      guard_mode.store(1, std::memory_order_relaxed);
+      return true;
+    }
+    if (errno != EINVAL) return false;
+    guard_mode.store(2, std::memory_order_relaxed);
+  }
+  return mprotect(addr, len, PROT_NONE) == 0;
+}
+
+char* map(std::size_t bytes) {
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  return static_cast<char*>(p);
+}
+
+}  // namespace
+
+std::size_t page_size() noexcept {
+  static const std::size_t ps = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  return ps;
+}
+
+std::size_t normalize_stack_size(std::size_t bytes) noexcept {
+  const std::size_t ps = page_size();
+  if (bytes < 16 * 1024) bytes = 16 * 1024;
+  return (bytes + ps - 1) / ps * ps;
+}
+
+stack_pool::stack_pool(std::size_t default_usable)
+    : default_usable_(normalize_stack_size(default_usable)),
+      slot_size_(stack_guard_size + default_usable_) {}
+
+stack_pool::~stack_pool() {
+  for (auto& [base, len] : arenas_) munmap(base, len);
+}
+
+stack stack_pool::allocate(std::size_t usable) {
+  usable = normalize_stack_size(usable);
+  stack s;
+  s.usable = usable;
+  if (usable != default_usable_) {
+    s.own_mapping = true;
+    s.guard = map(stack_guard_size + usable);
+    if (!install_guard(s.guard, stack_guard_size)) {
+      munmap(s.guard, stack_guard_size + usable);
+      throw std::bad_alloc();
+    }
+    return s;
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  if (next_ == end_) {
+    std::size_t len = slot_size_ * stacks_per_arena;
+    char* base = map(len);
+    arenas_.emplace_back(base, len);
+    next_ = base;
+    end_ = base + len;
+  }
+  if (!install_guard(next_, stack_guard_size)) throw std::bad_alloc();
+  s.guard = next_;
+  next_ += slot_size_;
+  return s;
+}
+
+void stack_pool::release(stack& s) noexcept {
+  if (s.own_mapping && s.guard) munmap(s.guard, stack_guard_size + s.usable);
+  s.guard = nullptr;
+}
+
+}  // namespace goro::rt

@@ -1,0 +1,75 @@
+// G: a fiber. Lives at the top of its own stack mapping (one allocation
+// for control block, callable and stack), is reused through free lists and
+// freed only when its runtime ends.
+//
+// States (Go's _G*), and who owns the G in each:
+//
+//   dead      on a free list or just allocated; owned by the list's owner
+//             (a P, or the runtime under gflock). Stack not in use.
+//   runnable  on a run queue (local, runnext or global); owned by the queue:
+//             whoever takes it off owns it. Context saved.
+//   running   executing on an M (g->m); owned by that M. Context not valid.
+//   waiting   parked on a wait queue (channel, wait group, ...); owned by
+//             that queue, under its lock: whoever dequeues it must ready() it.
+//   syscall   executing inside goro::blocking on an M that has no P.
+//
+// Every transition goes through casgstatus (below), which checks the
+// `from` state and dies loudly with the caller's name otherwise.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <source_location>
+
+#include "context/stack.hpp"
+#include "context/switch.hpp"
+#include "goro/detail/runtime_api.hpp"
+
+namespace goro::rt {
+
+struct M;
+struct P;
+struct runtime;
+
+enum class gstatus : std::uint32_t { dead, runnable, running, waiting, syscall };
+const char* to_string(gstatus s) noexcept;
+
+struct alignas(64) G {
+  context ctx;
+  // Written by the owner only; atomic so that diagnostics may read it from
+  // other threads. relaxed: ownership hand-offs (queues, locks) order it.
+  std::atomic<gstatus> status{gstatus::dead};
+  G* schedlink = nullptr;  // global run queue, free lists; owner's
+  M* m = nullptr;          // while running / syscall
+  runtime* rt = nullptr;
+  std::uint64_t goid = 0;
+  detail::wait_reason waitreason = detail::wait_reason::none;
+
+  // What to run: entry(entry_arg); entry_arg points into the stack, just
+  // below this G.
+  void (*entry)(void*) = nullptr;
+  void* entry_arg = nullptr;
+  std::source_location created_at;
+
+  // Set by park(): run on g0 once the fiber has switched out.
+  void (*park_unlock)(void*) = nullptr;
+  void* park_arg = nullptr;
+
+  P* syscall_oldp = nullptr;  // the P released by enter_blocking
+
+  stack stk;  // the mapping this G lives in
+
+  // All Gs of the runtime, under runtime::allglock.
+  G* allnext = nullptr;
+  G* allprev = nullptr;
+};
+
+[[noreturn]] void bad_gstatus(const G* g, gstatus seen, gstatus from, gstatus to, const char* fn) noexcept;
+
+inline void casgstatus(G* g, gstatus from, gstatus to, const char* fn) noexcept {
+  gstatus s = g->status.load(std::memory_order_relaxed);
+  if (__builtin_expect(s != from, 0)) bad_gstatus(g, s, from, to, fn);
+  g->status.store(to, std::memory_order_relaxed);
+}
+
+}  // namespace goro::rt

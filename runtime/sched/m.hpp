@@ -1,0 +1,48 @@
+// M: an OS thread. It runs the scheduling loop on its own stack (g0) and
+// fibers on theirs, and must hold a P to run fibers.
+#pragma once
+
+#include <signal.h>
+
+#include <cstdint>
+#include <thread>
+
+#include "context/switch.hpp"
+#include "sched/note.hpp"
+
+namespace goro::rt {
+
+struct G;
+struct P;
+struct runtime;
+
+// What a fiber asked g0 to do when it switched to it.
+enum class m_action : std::uint8_t { none, yield, park, exit, blocking_exit };
+
+struct M {
+  runtime* rt = nullptr;
+  std::int64_t id = 0;
+  context g0;            // the scheduler context on this thread's stack
+  G* curg = nullptr;     // the fiber running on this M
+  P* p = nullptr;        // the P held (null when idle or in goro::blocking)
+  P* nextp = nullptr;    // P handed over by startm; read after the note wakes us
+  bool spinning = false; // looking for work without having found any (see idle.cpp)
+  m_action action = m_action::none;
+  note park;             // idle Ms sleep here
+  M* link = nullptr;     // idle list, under the sched lock
+  std::thread thread;    // empty for m0 (the thread that called run)
+  std::uint64_t rng = 0; // per-M random state for steal order
+
+  // Alternate signal stack, so a fiber's stack overflow can be reported.
+  void* altstack = nullptr;
+  std::size_t altstack_size = 0;
+  stack_t old_altstack{};
+};
+
+// The M of the calling thread, or nullptr. Out of line and opaque to the
+// optimiser: a fiber may resume on another thread after any switch, so a
+// thread-local address computed before must never be reused after.
+M* current_m() noexcept;
+void set_current_m(M* m) noexcept;
+
+}  // namespace goro::rt

@@ -1,0 +1,40 @@
+// P: a processor, the right to run fibers. Exactly `procs` of them exist for
+// the runtime's lifetime. An M must hold a P to run fibers.
+//
+// Fields are owned by the M holding the P (p->m), except runq (lock-free,
+// thieves consume) and link/status while idle (under the sched lock).
+#pragma once
+
+#include <cstdint>
+
+#include "sched/run_queue.hpp"
+
+namespace goro::rt {
+
+struct G;
+struct M;
+
+enum class pstatus : std::uint8_t { idle, running };
+
+struct P {
+  std::int32_t id = 0;
+  pstatus status = pstatus::idle;  // under the sched lock while idle; owner's otherwise
+  M* m = nullptr;                  // the M holding it
+  P* link = nullptr;               // idle list, under the sched lock
+
+  // Scheduler ticks: +1 per scheduling decision that does not inherit a
+  // time slice; every 61st checks the global queue first.
+  std::uint32_t schedtick = 0;
+
+  run_queue<G> runq;
+
+  // Cache of dead Gs with default-size stacks (Go's gFree).
+  G* gfree = nullptr;
+  std::int32_t ngfree = 0;
+
+  // Batch of fiber ids reserved from the runtime's counter.
+  std::uint64_t goid_next = 0;
+  std::uint64_t goid_end = 0;
+};
+
+}  // namespace goro::rt

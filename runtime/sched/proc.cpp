@@ -1,0 +1,191 @@
+// Runtime start and end, and the life of an M (Go's newm / mstart).
+#include <sched.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+
+#include "debug/fatal.hpp"
+#include "goro/runtime.hpp"
+#include "sched/sched.hpp"
+
+namespace goro::rt {
+
+namespace {
+
+thread_local M* tls_m = nullptr;
+
+constexpr std::size_t default_stack_size = 256 * 1024;
+
+// CPU quota of the process's cgroup as a (possibly fractional) CPU count,
+// or 0 when unlimited or unknown. cgroup v2 first, then v1.
+double cgroup_cpu_limit() {
+  {
+    std::ifstream f("/sys/fs/cgroup/cpu.max");
+    std::string quota;
+    long long period = 0;
+    if (f >> quota >> period) {
+      if (quota == "max" || period <= 0) return 0;
+      return std::stod(quota) / double(period);
+    }
+  }
+  std::ifstream q("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"), p("/sys/fs/cgroup/cpu/cpu.cfs_period_us");
+  long long quota = -1, period = 0;
+  if (q >> quota && p >> period && quota > 0 && period > 0) return double(quota) / double(period);
+  return 0;
+}
+
+int usable_cpus() {
+  int n = 0;
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) n = CPU_COUNT(&set);
+  if (n <= 0) n = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
+  if (n <= 0) n = 1;
+  double limit = cgroup_cpu_limit();
+  if (limit > 0) n = std::min(n, std::max(1, static_cast<int>(std::ceil(limit))));
+  return n;
+}
+
+void mstart(M* m) {
+  set_current_m(m);
+  init_thread_context(m->g0);
+  install_altstack(m);
+  P* p = m->nextp;
+  m->nextp = nullptr;
+  acquirep(m, p);
+  schedule(m);
+  remove_altstack(m);
+  set_current_m(nullptr);
+}
+
+}  // namespace
+
+M* current_m() noexcept {
+  // Opaque to the optimiser (see m.hpp): the empty asm keeps the compiler
+  // from treating this function as pure and reusing an earlier result.
+  asm volatile("");
+  return tls_m;
+}
+
+void set_current_m(M* m) noexcept { tls_m = m; }
+
+runtime::runtime(std::int32_t nprocs, std::size_t stack_size)
+    : procs(nprocs), stacks(stack_size ? stack_size : default_stack_size) {
+  for (std::int32_t i = 0; i < procs; i++) {
+    auto p = std::make_unique<P>();
+    p->id = i;
+    allp.push_back(std::move(p));
+  }
+  // Strides coprime with procs visit every P exactly once from any start.
+  for (std::uint32_t i = 1; i <= static_cast<std::uint32_t>(procs); i++)
+    if (std::gcd(i, static_cast<std::uint32_t>(procs)) == 1) coprimes.push_back(i);
+  // Idle list in id order, P0 on top (m0 takes it).
+  for (std::int32_t i = procs - 1; i >= 0; i--) pidleput(this, allp[i].get());
+}
+
+runtime::~runtime() { free_all_gs(this); }
+
+void newm(runtime* rt, P* p, bool spinning) {
+  // Under the lock, so that the end of the runtime (done, then joining every
+  // M) cannot miss a thread created concurrently.
+  std::lock_guard<std::mutex> l(rt->lock);
+  if (rt->done) return;
+  rt->allm.push_back(std::make_unique<M>());
+  M* m = rt->allm.back().get();
+  m->id = static_cast<std::int64_t>(rt->allm.size()) - 1;
+  m->rt = rt;
+  m->rng = reinterpret_cast<std::uintptr_t>(m) * 0x9E3779B97F4A7C15ULL;
+  m->nextp = p;
+  m->spinning = spinning;
+  rt->mcount++;
+  try {
+    m->thread = std::thread(mstart, m);
+  } catch (const std::system_error& e) {
+    fatalf("newm", "cannot create an OS thread: %s", e.what());
+  }
+}
+
+}  // namespace goro::rt
+
+namespace goro {
+
+int default_procs() {
+  if (const char* env = std::getenv("GORO_MAXPROCS"); env && *env) {
+    char* end = nullptr;
+    errno = 0;
+    long v = std::strtol(env, &end, 10);
+    if (errno == 0 && *end == '\0' && v > 0 && v <= 1 << 16) return static_cast<int>(v);
+    std::fprintf(stderr, "goro: ignoring invalid GORO_MAXPROCS=%s\n", env);
+  }
+  return rt::usable_cpus();
+}
+
+namespace detail {
+
+void run_main(const options& opts, void (*fn)(void*), void* arg, std::source_location where) {
+  using namespace rt;
+  if (current_m() != nullptr) throw std::logic_error("goro::run: called from inside a goro runtime");
+  if (opts.procs < 0) throw std::invalid_argument("goro::run: options::procs must be >= 0");
+  const int procs = opts.procs > 0 ? opts.procs : default_procs();
+
+  install_overflow_handler();
+  runtime rtm(procs, opts.stack_size);
+  runtime* rt = &rtm;
+
+  // The calling thread becomes m0.
+  M* m0;
+  {
+    std::lock_guard<std::mutex> l(rt->lock);
+    rt->allm.push_back(std::make_unique<M>());
+    m0 = rt->allm.back().get();
+    rt->mcount = 1;
+  }
+  m0->rt = rt;
+  m0->rng = reinterpret_cast<std::uintptr_t>(m0) * 0x9E3779B97F4A7C15ULL;
+  set_current_m(m0);
+  init_thread_context(m0->g0);
+  install_altstack(m0);
+  {
+    std::lock_guard<std::mutex> l(rt->lock);
+    acquirep(m0, pidleget(rt));
+  }
+
+  // The main fiber.
+  G* g = gfget(rt, m0->p, rt->stacks.default_usable());
+  g->entry = fn;
+  g->entry_arg = arg;
+  g->created_at = where;
+  prepare_fiber(rt, m0->p, g, g);
+  runq_put(m0->p, g, true);
+
+  schedule(m0);
+
+  // Every fiber finished (done is set, so no M can be created any more).
+  // Wait for the other Ms to leave their loops.
+  for (;;) {
+    std::thread t;
+    {
+      std::lock_guard<std::mutex> l(rt->lock);
+      for (auto& m : rt->allm)
+        if (m->thread.joinable()) {
+          t = std::move(m->thread);
+          break;
+        }
+    }
+    if (!t.joinable()) break;
+    t.join();
+  }
+  remove_altstack(m0);
+  set_current_m(nullptr);
+}
+
+}  // namespace detail
+}  // namespace goro

@@ -1,0 +1,115 @@
+// The runtime: Go's schedt plus allp/allm/allgs, one object per goro::run.
+// Nothing in goro is process-global; every M reaches its runtime through
+// m->rt, every G through g->rt.
+//
+// Locking: `lock` (Go's sched.lock) guards the idle M and P lists, the
+// global run queue, the M count and `done`. `gflock` guards the global free
+// G list, `allglock` the list of all Gs. Lock order: lock, then gflock or
+// allglock; never a P's queue lock (there is none: local queues are
+// lock-free).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "context/stack.hpp"
+#include "sched/g.hpp"
+#include "sched/global_queue.hpp"
+#include "sched/m.hpp"
+#include "sched/p.hpp"
+
+namespace goro::rt {
+
+struct runtime {
+  std::int32_t procs = 1;
+  stack_pool stacks;
+
+  // ---- under `lock` --------------------------------------------------------
+  std::mutex lock;
+  M* midle = nullptr;          // idle Ms
+  std::int32_t nmidle = 0;
+  std::int32_t mcount = 0;     // Ms created (m0 included)
+  P* pidle = nullptr;          // idle Ps
+  intrusive_queue<G, &G::schedlink> runq;  // the global run queue
+  bool done = false;           // every fiber finished: Ms exit
+  std::vector<std::unique_ptr<M>> allm;
+
+  // ---- atomics (the spinning protocol, see idle.cpp) ----------------------
+  std::atomic<std::int32_t> npidle{0};      // Ps on the idle list
+  std::atomic<std::int32_t> nmspinning{0};  // Ms with spinning = true
+  std::atomic<std::int64_t> live{0};        // Gs not dead; 0 ends the runtime
+  std::atomic<std::uint64_t> goidgen{0};
+
+  // ---- immutable after start ----------------------------------------------
+  std::vector<std::unique_ptr<P>> allp;
+  std::vector<std::uint32_t> coprimes;  // strides for random steal order
+
+  // ---- free Gs (Go's sched.gFree) -----------------------------------------
+  std::mutex gflock;
+  G* gfree = nullptr;
+  std::int32_t ngfree = 0;
+  std::atomic<bool> gfree_nonempty{false};  // hint read without gflock
+
+  // ---- every G ever allocated ---------------------------------------------
+  std::mutex allglock;
+  G* allg = nullptr;
+
+  explicit runtime(std::int32_t nprocs, std::size_t stack_size);
+  ~runtime();
+};
+
+// ---- schedule.cpp: the scheduling loop -----------------------------------
+void schedule(M* m);  // runs on g0 until the runtime is done
+void runq_put(P* p, G* g, bool next);
+void globrunq_put(runtime* rt, G* g);  // lock held
+
+// ---- idle.cpp: Ps, Ms, spinning ------------------------------------------
+void wakep(runtime* rt);
+void startm(runtime* rt, P* p, bool spinning);
+bool stopm(M* m);  // false: the runtime is done, exit the thread
+void handoffp(runtime* rt, P* p);
+void acquirep(M* m, P* p);
+P* releasep(M* m);
+void pidleput(runtime* rt, P* p);  // lock held
+P* pidleget(runtime* rt);          // lock held
+bool pidleremove(runtime* rt, P* p);  // lock held; take a specific idle P
+void reset_spinning(M* m);
+void finish(runtime* rt);          // the last G died
+
+// ---- proc.cpp: Ms --------------------------------------------------------
+void newm(runtime* rt, P* p, bool spinning);
+
+// ---- spawn.cpp: Gs -------------------------------------------------------
+G* gfget(runtime* rt, P* p, std::size_t stack_size);  // never null; throws bad_alloc
+// Give g (entry, entry_arg, created_at set) an id and a fresh context, count
+// it live and mark it runnable (the caller queues it). The stack starts
+// below `top`.
+void prepare_fiber(runtime* rt, P* p, G* g, void* top);
+void gfput(runtime* rt, P* p, G* g);
+void free_all_gs(runtime* rt);
+
+// ---- park.cpp --------------------------------------------------------------
+void fiber_main(transfer_t t);
+void switch_to_g0(M* m, G* g);
+
+// ---- debug ---------------------------------------------------------------
+void checkdead(runtime* rt);  // lock held
+[[noreturn]] void report_uncaught_exception(G* g) noexcept;
+void install_overflow_handler();
+void install_altstack(M* m);
+void remove_altstack(M* m);
+
+// Small per-M PRNG (xorshift64*). m->rng must be nonzero.
+inline std::uint32_t fastrand(M* m) {
+  std::uint64_t x = m->rng;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  m->rng = x;
+  return static_cast<std::uint32_t>((x * 0x2545F4914F6CDD1DULL) >> 32);
+}
+
+}  // namespace goro::rt

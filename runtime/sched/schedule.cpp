@@ -1,0 +1,223 @@
+// The scheduling loop: what an M does on its g0 stack between fibers.
+// Go's schedule / findRunnable / execute / runqsteal, without GC, timers
+// and the network poller (those hook into find_runnable when they arrive).
+//
+// A fiber never switches to another fiber directly. It switches to its M's
+// g0 with an m_action saying why (yield, park, exit, ...), and g0 carries
+// the action out *after* the switch, when the fiber's registers are saved:
+// only then may the fiber be published to a queue where another M could
+// resume it (Go's mcall). See handle_action.
+#include <mutex>
+
+#include "debug/fatal.hpp"
+#include "sched/sched.hpp"
+
+namespace goro::rt {
+
+namespace {
+
+constexpr int steal_tries = 4;
+
+// Take a batch from the global queue for P: at most len/procs + 1, at most
+// `max` if nonzero, at most half a local queue. Returns one G to run; the
+// rest go to p's local queue. Lock held.
+G* globrunq_get(runtime* rt, P* p, std::int32_t max) {
+  std::int32_t n = rt->runq.size();
+  if (n == 0) return nullptr;
+  n = std::min(n, n / rt->procs + 1);
+  if (max > 0 && n > max) n = max;
+  if (n > std::int32_t(run_queue<G>::capacity / 2)) n = run_queue<G>::capacity / 2;
+  G* g = rt->runq.pop_front();
+  while (--n > 0) {
+    // The local queue has room: we only get here with it empty (or n == 1).
+    p->runq.put(rt->runq.pop_front(), false, [](G**, std::uint32_t) {
+      fatal("globrunq_get", "local run queue overflow while holding the sched lock");
+    });
+  }
+  return g;
+}
+
+// Try to steal from every other P, in random order, steal_tries times; the
+// last round may take a victim's runnext too.
+G* steal_work(M* m) {
+  runtime* rt = m->rt;
+  P* p = m->p;
+  const std::uint32_t n = static_cast<std::uint32_t>(rt->procs);
+  for (int i = 0; i < steal_tries; i++) {
+    const bool steal_next = i == steal_tries - 1;
+    std::uint32_t pos = fastrand(m) % n;
+    const std::uint32_t inc = rt->coprimes[fastrand(m) % rt->coprimes.size()];
+    for (std::uint32_t k = 0; k < n; k++, pos = (pos + inc) % n) {
+      P* victim = rt->allp[pos].get();
+      if (victim == p) continue;
+      if (G* g = p->runq.steal_from(victim->runq, steal_next)) return g;
+    }
+  }
+  return nullptr;
+}
+
+struct found {
+  G* g = nullptr;
+  bool inherit_time = false;
+};
+
+// Find a runnable G for m (which holds a P), or park m until there is one.
+// Returns an empty result when the runtime is done.
+found find_runnable(M* m) {
+  runtime* rt = m->rt;
+top:
+  P* p = m->p;
+  // Fairness: now and then look at the global queue first, so that two Gs
+  // handing work back and forth on a local queue cannot starve it.
+  if (p->schedtick % 61 == 0 && rt->runq.size() > 0) {
+    std::lock_guard<std::mutex> l(rt->lock);
+    if (G* g = globrunq_get(rt, p, 1)) return {g, false};
+  }
+  if (auto t = p->runq.get(); t.item) return {t.item, t.from_next};
+  if (rt->runq.size() > 0) {
+    std::lock_guard<std::mutex> l(rt->lock);
+    if (G* g = globrunq_get(rt, p, 0)) return {g, false};
+  }
+
+  // Steal. Limit the number of spinning Ms to half the busy Ps: with more,
+  // they burn CPU for nothing when parallelism is low.
+  const std::int32_t busy = rt->procs - rt->npidle.load(std::memory_order_seq_cst);
+  if (m->spinning || 2 * rt->nmspinning.load(std::memory_order_seq_cst) < busy) {
+    if (!m->spinning) {
+      m->spinning = true;
+      rt->nmspinning.fetch_add(1, std::memory_order_seq_cst);  // see idle.cpp "spinning"
+    }
+    if (G* g = steal_work(m)) return {g, false};
+  }
+
+  // Nothing found: give up the P.
+  {
+    std::unique_lock<std::mutex> l(rt->lock);
+    if (rt->runq.size() > 0) {
+      G* g = globrunq_get(rt, p, 0);
+      return {g, false};
+    }
+    pidleput(rt, releasep(m));
+  }
+
+  // "Delicate dance" (idle.cpp): having dropped spinning, look once more at
+  // every P. A submitter that saw nmspinning > 0 did not wake anyone and is
+  // relying on us.
+  if (m->spinning) {
+    m->spinning = false;
+    if (rt->nmspinning.fetch_sub(1, std::memory_order_seq_cst) <= 0)
+      fatal("find_runnable", "negative nmspinning");
+    for (auto& pp : rt->allp) {
+      if (!pp->runq.empty()) {
+        P* np;
+        {
+          std::lock_guard<std::mutex> l(rt->lock);
+          np = pidleget(rt);
+        }
+        if (np) {
+          acquirep(m, np);
+          m->spinning = true;
+          rt->nmspinning.fetch_add(1, std::memory_order_seq_cst);
+          goto top;
+        }
+        break;
+      }
+    }
+  }
+
+  if (!stopm(m)) return {};
+  goto top;
+}
+
+// Carry out what the fiber g asked for when it switched to g0. g's context
+// is saved; from here on it may be handed to another M.
+void handle_action(M* m, G* g) {
+  runtime* rt = m->rt;
+  const m_action a = m->action;
+  m->action = m_action::none;
+  switch (a) {
+    case m_action::yield:
+      casgstatus(g, gstatus::running, gstatus::runnable, "yield");
+      runq_put(m->p, g, false);
+      return;
+    case m_action::park: {
+      casgstatus(g, gstatus::running, gstatus::waiting, "park");
+      void (*unlock)(void*) = g->park_unlock;
+      void* arg = g->park_arg;
+      g->park_unlock = nullptr;
+      g->park_arg = nullptr;
+      // After this, g belongs to its wait queue: do not touch it again.
+      if (unlock) unlock(arg);
+      return;
+    }
+    case m_action::exit: {
+      casgstatus(g, gstatus::running, gstatus::dead, "goexit");
+      g->m = nullptr;
+      gfput(rt, m->p, g);
+      // acq_rel: the G that brings the count to zero sees every other G's
+      // completion (each decremented after finishing its work).
+      if (rt->live.fetch_sub(1, std::memory_order_acq_rel) == 1) finish(rt);
+      return;
+    }
+    case m_action::blocking_exit: {
+      // g returned from goro::blocking and found no idle P. It waits on the
+      // global queue; this M, with no P, goes idle.
+      casgstatus(g, gstatus::syscall, gstatus::runnable, "exit_blocking");
+      g->m = nullptr;
+      std::lock_guard<std::mutex> l(rt->lock);
+      if (P* p = pidleget(rt)) {
+        acquirep(m, p);
+        m->p->runq.put(g, true, [](G**, std::uint32_t) { fatal("exit_blocking", "runnext put overflowed"); });
+      } else {
+        globrunq_put(rt, g);
+      }
+      return;
+    }
+    case m_action::none:
+      break;
+  }
+  fatal("handle_action", "fiber switched to g0 without an action");
+}
+
+// Run g on m until it switches back to g0.
+void execute(M* m, G* g, bool inherit_time) {
+  if (!inherit_time) m->p->schedtick++;
+  casgstatus(g, gstatus::runnable, gstatus::running, "execute");
+  g->m = m;
+  m->curg = g;
+  transfer_t t = switch_context(g->ctx, m);
+  // Only the fiber running on this M can switch to this M's g0, so the
+  // context coming back is g's.
+  g->ctx.fctx = t.fctx;
+  m->curg = nullptr;
+  handle_action(m, g);
+}
+
+}  // namespace
+
+void runq_put(P* p, G* g, bool next) {
+  p->runq.put(g, next, [p](G** batch, std::uint32_t n) {
+    runtime* rt = p->m->rt;
+    for (std::uint32_t i = 0; i + 1 < n; i++) batch[i]->schedlink = batch[i + 1];
+    std::lock_guard<std::mutex> l(rt->lock);
+    rt->runq.push_back_batch(batch[0], batch[n - 1], static_cast<std::int32_t>(n));
+  });
+}
+
+void globrunq_put(runtime* rt, G* g) { rt->runq.push_back(g); }
+
+void schedule(M* m) {
+  for (;;) {
+    // An M comes back from a blocking call without a P (handle_action's
+    // blocking_exit); it waits to be given one.
+    if (m->p == nullptr && !stopm(m)) return;
+    found f = find_runnable(m);
+    if (!f.g) return;
+    // This M found work: if it was spinning, stop, and wake another spinner
+    // in case there is more (Go's resetspinning).
+    if (m->spinning) reset_spinning(m);
+    execute(m, f.g, f.inherit_time);
+  }
+}
+
+}  // namespace goro::rt
