@@ -51,7 +51,7 @@ auto run(options opts, F&& fn, std::source_location where = std::source_location
     std::conditional_t<std::is_void_v<R>, bool, std::optional<std::conditional_t<
         std::is_reference_v<R>, std::reference_wrapper<std::remove_reference_t<R>>, R>>> result{};
     std::exception_ptr error;
-  } fr{&fn};
+  } fr{&fn, {}, {}};
   auto body = [](void* p) {
     auto* f = static_cast<frame*>(p);
     try {

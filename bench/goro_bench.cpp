@@ -1,0 +1,394 @@
+// goro-bench: the standard scheduling workloads of WORKLOADS.md on goro.
+//
+//   GORO_MAXPROCS=2 goro-bench <workload>|all [n]
+//
+// Each workload prints exactly
+//   workload=<name> p=<P> n=<n> seconds=<wall> metric=<value> unit=<unit> check=ok
+// plus, for some, a line starting with "# workload=<name>". A wrong result
+// prints check=FAIL and the program exits 1.
+#include <goro/goro.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+struct result {
+  std::int64_t n = 0;
+  double seconds = 0;
+  double metric = 0;
+  const char* unit = "";
+  bool ok = false;
+  std::string extra;     // optional "# ..." line
+  std::string fail_msg;
+};
+
+double since(clock_type::time_point t) { return std::chrono::duration<double>(clock_type::now() - t).count(); }
+
+int procs = 0;
+
+// ---------------------------------------------------------------------------
+result spawn_join(std::int64_t n) {
+  return goro::run({.procs = procs}, [n] {
+    std::atomic<std::int64_t> counter{0};
+    goro::wait_group wg;
+    wg.add(n);
+    auto start = clock_type::now();
+    for (std::int64_t i = 0; i < n; i++) {
+      goro::go([&] {
+        counter.fetch_add(1, std::memory_order_relaxed);
+        wg.done();
+      });
+    }
+    wg.wait();
+    double s = since(start);
+    std::int64_t got = counter.load();
+    return result{n, s, s * 1e9 / double(n), "ns/fiber", got == n,
+                  {}, "counter=" + std::to_string(got) + " want " + std::to_string(n)};
+  });
+}
+
+// ---------------------------------------------------------------------------
+void skynet_node(goro::chan<std::int64_t>& out, std::int64_t num, std::int64_t size) {
+  if (size == 1) {
+    out.send(num);
+    return;
+  }
+  goro::chan<std::int64_t> rc(10);
+  const std::int64_t sub = size / 10;
+  for (std::int64_t i = 0; i < 10; i++) goro::go(skynet_node, std::ref(rc), num + i * sub, sub);
+  std::int64_t sum = 0;
+  for (int i = 0; i < 10; i++) sum += *rc.recv();
+  out.send(sum);
+}
+
+bool is_power_of_10(std::int64_t n) {
+  if (n < 1) return false;
+  while (n % 10 == 0) n /= 10;
+  return n == 1;
+}
+
+result skynet(std::int64_t n) {
+  return goro::run({.procs = procs}, [n] {
+    goro::chan<std::int64_t> root(1);
+    auto start = clock_type::now();
+    goro::go(skynet_node, std::ref(root), std::int64_t{0}, n);
+    std::int64_t sum = *root.recv();
+    double s = since(start);
+    std::int64_t want = n * (n - 1) / 2;
+    return result{n, s, s * 1e3, "ms", sum == want, {},
+                  "sum=" + std::to_string(sum) + " want " + std::to_string(want)};
+  });
+}
+
+// ---------------------------------------------------------------------------
+result pingpong(std::int64_t n) {
+  return goro::run({.procs = procs}, [n] {
+    goro::chan<std::int64_t> a, b;
+    std::int64_t final_value = 0;
+    goro::wait_group wg;
+    wg.add(2);
+    auto start = clock_type::now();
+    goro::go([&] {
+      std::int64_t x = 0;
+      for (std::int64_t i = 0; i < n; i++) {
+        a.send(x);
+        x = *b.recv() + 1;
+      }
+      final_value = x;
+      wg.done();
+    });
+    goro::go([&] {
+      for (std::int64_t i = 0; i < n; i++) {
+        std::int64_t v = *a.recv();
+        b.send(v + 1);
+      }
+      wg.done();
+    });
+    wg.wait();
+    double s = since(start);
+    return result{n, s, s * 1e9 / double(n), "ns/roundtrip", final_value == 2 * n, {},
+                  "final=" + std::to_string(final_value) + " want " + std::to_string(2 * n)};
+  });
+}
+
+// ---------------------------------------------------------------------------
+constexpr int yield_fibers = 1000;
+
+result yield_bench(std::int64_t n) {
+  return goro::run({.procs = procs}, [n] {
+    const std::int64_t per = n / yield_fibers;
+    std::atomic<std::int64_t> total{0};
+    goro::wait_group wg;
+    wg.add(yield_fibers);
+    auto start = clock_type::now();
+    for (int f = 0; f < yield_fibers; f++) {
+      goro::go([&] {
+        std::int64_t k = 0;
+        for (std::int64_t i = 0; i < per; i++) {
+          goro::this_fiber::yield();
+          k++;
+        }
+        total.fetch_add(k);
+        wg.done();
+      });
+    }
+    wg.wait();
+    double s = since(start);
+    const std::int64_t want = per * yield_fibers;
+    return result{want, s, s * 1e9 / double(want), "ns/yield", total.load() == want, {},
+                  "yields=" + std::to_string(total.load()) + " want " + std::to_string(want)};
+  });
+}
+
+// ---------------------------------------------------------------------------
+constexpr int mpmc_side = 4;
+
+result mpmc(std::int64_t n, std::size_t capacity) {
+  return goro::run({.procs = procs}, [n, capacity] {
+    const std::int64_t q = n / mpmc_side;
+    const std::int64_t total = q * mpmc_side;
+    goro::chan<std::int64_t> ch(capacity);
+    std::atomic<std::int64_t> sum{0};
+    goro::wait_group prod, cons;
+    prod.add(mpmc_side);
+    cons.add(mpmc_side);
+    auto start = clock_type::now();
+    for (int c = 0; c < mpmc_side; c++) {
+      goro::go([&] {
+        std::int64_t s = 0;
+        while (auto v = ch.recv()) s += *v;
+        sum.fetch_add(s);
+        cons.done();
+      });
+    }
+    for (std::int64_t p = 0; p < mpmc_side; p++) {
+      goro::go([&, p] {
+        const std::int64_t base = p * q;
+        for (std::int64_t i = 1; i <= q; i++) ch.send(base + i);
+        prod.done();
+      });
+    }
+    prod.wait();
+    ch.close();
+    cons.wait();
+    double s = since(start);
+    const std::int64_t want = total * (total + 1) / 2;
+    return result{total, s, double(total) / s / 1e6, "Mmsg/s", sum.load() == want, {},
+                  "sum=" + std::to_string(sum.load()) + " want " + std::to_string(want)};
+  });
+}
+
+result chan_mpmc(std::int64_t n) { return mpmc(n, 1024); }
+result chan_unbuffered_mpmc(std::int64_t n) { return mpmc(n, 0); }
+
+// ---------------------------------------------------------------------------
+std::int64_t fib_fork(int k) {
+  if (k < 2) return k;
+  goro::chan<std::int64_t> ch(1);
+  goro::go([&ch, k] { ch.send(fib_fork(k - 1)); });
+  std::int64_t b = fib_fork(k - 2);
+  return *ch.recv() + b;
+}
+
+std::int64_t fib_serial(int k) {
+  std::int64_t a = 0, b = 1;
+  for (int i = 0; i < k; i++) {
+    std::int64_t t = a + b;
+    a = b;
+    b = t;
+  }
+  return a;
+}
+
+result fib(std::int64_t n) {
+  const int k = static_cast<int>(n);
+  return goro::run({.procs = procs}, [k] {
+    auto start = clock_type::now();
+    std::int64_t got = fib_fork(k);
+    double s = since(start);
+    const std::int64_t want = fib_serial(k);
+    const std::int64_t spawns = fib_serial(k + 1) - 1;
+    result r{spawns, s, s * 1e3, "ms", got == want, {},
+             "fib(" + std::to_string(k) + ")=" + std::to_string(got) + " want " + std::to_string(want)};
+    r.extra = "# workload=fib k=" + std::to_string(k) + " result=" + std::to_string(got) +
+              " spawns=" + std::to_string(spawns);
+    return r;
+  });
+}
+
+// ---------------------------------------------------------------------------
+std::int64_t read_rss() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6)) * 1024;
+  }
+  std::fprintf(stderr, "goro-bench: VmRSS not found\n");
+  std::exit(1);
+}
+
+result parked_memory(std::int64_t n) {
+  return goro::run({.procs = procs}, [n] {
+    const std::int64_t rss0 = read_rss();
+    std::unique_ptr<goro::chan<std::int64_t>[]> chans(new goro::chan<std::int64_t>[n]);
+    const std::int64_t base = read_rss();
+    std::atomic<std::int64_t> parked{0}, sum{0};
+    goro::wait_group wg;
+    wg.add(n);
+    auto start = clock_type::now();
+    for (std::int64_t i = 0; i < n; i++) {
+      goro::go([&, c = &chans[i]] {
+        parked.fetch_add(1);
+        sum.fetch_add(*c->recv());
+        wg.done();
+      });
+    }
+    while (parked.load() < n) goro::this_fiber::yield();
+    // Every fiber has counted itself; give the last few time to park (the
+    // Go peer sleeps 100 ms here too).
+    goro::blocking([] { std::this_thread::sleep_for(std::chrono::milliseconds(100)); });
+    const std::int64_t parked_rss = read_rss();
+    for (std::int64_t i = 0; i < n; i++) chans[i].send(i + 1);
+    wg.wait();
+    double s = since(start);
+    const std::int64_t want = n * (n + 1) / 2;
+    double per = double(parked_rss - base) / double(n);
+    result r{n, s, per, "bytes/fiber", sum.load() == want, {},
+             "sum=" + std::to_string(sum.load()) + " want " + std::to_string(want)};
+    char buf[256];
+    std::snprintf(buf, sizeof buf,
+                  "# workload=parked_memory rss_before_channels=%lld rss_baseline=%lld rss_parked=%lld "
+                  "channel_bytes_each=%.1f",
+                  (long long)rss0, (long long)base, (long long)parked_rss, double(base - rss0) / double(n));
+    r.extra = buf;
+    return r;
+  });
+}
+
+// ---------------------------------------------------------------------------
+struct workload {
+  const char* name;
+  std::int64_t def_n;
+  result (*run)(std::int64_t);
+  const char* (*bound)(std::int64_t);
+};
+
+const workload workloads[] = {
+    {"spawn_join", 1000000, spawn_join, nullptr},
+    {"skynet", 1000000, skynet,
+     [](std::int64_t n) -> const char* { return is_power_of_10(n) ? nullptr : "skynet needs n to be a power of 10"; }},
+    {"pingpong", 1000000, pingpong, nullptr},
+    {"yield", 10000000, yield_bench,
+     [](std::int64_t n) -> const char* { return n < yield_fibers ? "yield needs n >= 1000" : nullptr; }},
+    {"chan_mpmc", 10000000, chan_mpmc, nullptr},
+    {"chan_unbuffered_mpmc", 2000000, chan_unbuffered_mpmc, nullptr},
+    {"mutex", 10000000, nullptr, nullptr},
+    {"fib", 27, fib, [](std::int64_t n) -> const char* { return n > 40 ? "fib: k > 40 would run too long" : nullptr; }},
+    {"timers", 100000, nullptr, nullptr},
+    {"parked_memory", 1000000, parked_memory, nullptr},
+    {"echo", 1000000, nullptr, nullptr},
+};
+
+// Aborts the process if a workload runs longer than the limit.
+class watchdog {
+ public:
+  watchdog(const char* name, std::chrono::seconds limit)
+      : thread_([this, name, limit] {
+          std::unique_lock<std::mutex> l(mu_);
+          if (!cv_.wait_for(l, limit, [this] { return stop_; })) {
+            std::fprintf(stderr, "goro-bench: workload %s exceeded %llds, aborting\n", name,
+                         (long long)limit.count());
+            std::_Exit(3);
+          }
+        }) {}
+  ~watchdog() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stop_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+bool run_one(const workload& w, std::int64_t n) {
+  if (w.bound) {
+    if (const char* msg = w.bound(n)) {
+      std::fprintf(stderr, "goro-bench: %s\n", msg);
+      std::exit(2);
+    }
+  }
+  if (!w.run) {
+    std::fprintf(stderr, "goro-bench: workload %s is not implemented yet\n", w.name);
+    return false;
+  }
+  result r;
+  {
+    watchdog dog(w.name, std::chrono::seconds(90));
+    r = w.run(n);
+  }
+  std::printf("workload=%s p=%d n=%lld seconds=%.6f metric=%.3f unit=%s check=%s\n", w.name, procs,
+              (long long)r.n, r.seconds, r.metric, r.unit, r.ok ? "ok" : "FAIL");
+  if (!r.extra.empty()) std::printf("%s\n", r.extra.c_str());
+  std::fflush(stdout);
+  if (!r.ok) std::fprintf(stderr, "goro-bench: %s: %s\n", w.name, r.fail_msg.c_str());
+  return r.ok;
+}
+
+[[noreturn]] void usage() {
+  std::string names;
+  for (const auto& w : workloads) {
+    if (!names.empty()) names += "|";
+    names += w.name;
+  }
+  std::fprintf(stderr, "usage: goro-bench <%s|all> [n]\n  procs: GORO_MAXPROCS (default: usable CPUs)\n",
+               names.c_str());
+  std::exit(2);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || argc > 3) usage();
+  const std::string which = argv[1];
+  std::int64_t n_arg = -1;
+  if (argc == 3) {
+    char* end = nullptr;
+    n_arg = std::strtoll(argv[2], &end, 10);
+    if (*end != '\0' || n_arg <= 0 || which == "all") usage();
+  }
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  std::fprintf(stderr, "goro-bench: built with a sanitizer: these numbers mean nothing\n");
+#endif
+  procs = goro::default_procs();
+  bool all_ok = true, found = false;
+  for (const auto& w : workloads) {
+    if (which != "all" && which != w.name) continue;
+    if (which == "all" && !w.run) continue;  // "all" runs what exists
+    found = true;
+    if (!run_one(w, n_arg > 0 ? n_arg : w.def_n)) all_ok = false;
+  }
+  if (!found) usage();
+  return all_ok ? 0 : 1;
+}
