@@ -38,6 +38,9 @@ char* map(std::size_t bytes) {
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();
+  // A stack needs a page or two of real memory, not a 2 MiB transparent huge
+  // page (zeroed on first touch, then split again by the next guard).
+  madvise(p, bytes, MADV_NOHUGEPAGE);
   return static_cast<char*>(p);
 }
 

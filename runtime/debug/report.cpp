@@ -42,7 +42,7 @@ void checkdead(runtime* rt) {
   if (rt->live.load(std::memory_order_acquire) == 0) return;  // finishing
   // Every M is idle, yet fibers are alive: nothing can ever wake them.
   std::fprintf(stderr, "goro: fatal: all fibers are asleep - deadlock!\n");
-  std::lock_guard<std::mutex> l(rt->allglock);
+  std::lock_guard<mutex> l(rt->allglock);
   for (G* g = rt->allg; g; g = g->allnext) {
     gstatus s = g->status.load(std::memory_order_relaxed);
     if (s == gstatus::dead) continue;

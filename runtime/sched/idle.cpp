@@ -115,7 +115,7 @@ void wakep(runtime* rt) {
 }
 
 void startm(runtime* rt, P* p, bool spinning) {
-  std::unique_lock<std::mutex> l(rt->lock);
+  std::unique_lock<mutex> l(rt->lock);
   if (p == nullptr) {
     p = pidleget(rt);
     if (p == nullptr) {
@@ -143,7 +143,7 @@ bool stopm(M* m) {
   GORO_CHECK(m->p == nullptr, "stopm with a P");
   GORO_CHECK(!m->spinning, "stopm while spinning");
   {
-    std::lock_guard<std::mutex> l(rt->lock);
+    std::lock_guard<mutex> l(rt->lock);
     if (rt->done) return false;
     mput(rt, m);
     checkdead(rt);
@@ -171,7 +171,7 @@ void handoffp(runtime* rt, P* p) {
     startm(rt, p, true);
     return;
   }
-  std::unique_lock<std::mutex> l(rt->lock);
+  std::unique_lock<mutex> l(rt->lock);
   if (rt->runq.size() != 0) {
     l.unlock();
     startm(rt, p, false);
@@ -191,7 +191,7 @@ void reset_spinning(M* m) {
 void finish(runtime* rt) {
   M* idle;
   {
-    std::lock_guard<std::mutex> l(rt->lock);
+    std::lock_guard<mutex> l(rt->lock);
     rt->done = true;
     idle = rt->midle;
     rt->midle = nullptr;

@@ -17,7 +17,7 @@ struct P;
 struct runtime;
 
 // What a fiber asked g0 to do when it switched to it.
-enum class m_action : std::uint8_t { none, yield, park, exit, blocking_exit };
+enum class m_action : std::uint8_t { none, yield, park, exit, blocking_exit, handoff };
 
 struct M {
   runtime* rt = nullptr;
@@ -28,6 +28,7 @@ struct M {
   P* nextp = nullptr;    // P handed over by startm; read after the note wakes us
   bool spinning = false; // looking for work without having found any (see idle.cpp)
   m_action action = m_action::none;
+  G* handoff_to = nullptr;  // m_action::handoff: the new fiber to run at once
   note park;             // idle Ms sleep here
   M* link = nullptr;     // idle list, under the sched lock
   std::thread thread;    // empty for m0 (the thread that called run)

@@ -79,7 +79,7 @@ void ready(fiber* g) noexcept {
     // producer and consumer then ping-pong on one P with warm caches).
     runq_put(m->p, g, true);
   } else {
-    std::lock_guard<std::mutex> l(rt->lock);
+    std::lock_guard<mutex> l(rt->lock);
     globrunq_put(rt, g);
   }
   wakep(rt);
@@ -104,7 +104,7 @@ void exit_blocking() {
   P* oldp = g->syscall_oldp;
   g->syscall_oldp = nullptr;
   {
-    std::lock_guard<std::mutex> l(rt->lock);
+    std::lock_guard<mutex> l(rt->lock);
     // Fast path: our old P, if nobody took it, else any idle P.
     P* p = pidleremove(rt, oldp) ? oldp : pidleget(rt);
     if (p) {

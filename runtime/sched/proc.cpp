@@ -96,7 +96,7 @@ runtime::~runtime() { free_all_gs(this); }
 void newm(runtime* rt, P* p, bool spinning) {
   // Under the lock, so that the end of the runtime (done, then joining every
   // M) cannot miss a thread created concurrently.
-  std::lock_guard<std::mutex> l(rt->lock);
+  std::lock_guard<mutex> l(rt->lock);
   if (rt->done) return;
   rt->allm.push_back(std::make_unique<M>());
   M* m = rt->allm.back().get();
@@ -143,7 +143,7 @@ void run_main(const options& opts, void (*fn)(void*), void* arg, std::source_loc
   // The calling thread becomes m0.
   M* m0;
   {
-    std::lock_guard<std::mutex> l(rt->lock);
+    std::lock_guard<mutex> l(rt->lock);
     rt->allm.push_back(std::make_unique<M>());
     m0 = rt->allm.back().get();
     rt->mcount = 1;
@@ -154,7 +154,7 @@ void run_main(const options& opts, void (*fn)(void*), void* arg, std::source_loc
   init_thread_context(m0->g0);
   install_altstack(m0);
   {
-    std::lock_guard<std::mutex> l(rt->lock);
+    std::lock_guard<mutex> l(rt->lock);
     acquirep(m0, pidleget(rt));
   }
 
@@ -173,7 +173,7 @@ void run_main(const options& opts, void (*fn)(void*), void* arg, std::source_loc
   for (;;) {
     std::thread t;
     {
-      std::lock_guard<std::mutex> l(rt->lock);
+      std::lock_guard<mutex> l(rt->lock);
       for (auto& m : rt->allm)
         if (m->thread.joinable()) {
           t = std::move(m->thread);

@@ -18,6 +18,7 @@
 #include "context/stack.hpp"
 #include "sched/g.hpp"
 #include "sched/global_queue.hpp"
+#include "sched/lock.hpp"
 #include "sched/m.hpp"
 #include "sched/p.hpp"
 
@@ -28,7 +29,7 @@ struct runtime {
   stack_pool stacks;
 
   // ---- under `lock` --------------------------------------------------------
-  std::mutex lock;
+  mutex lock;
   M* midle = nullptr;          // idle Ms
   std::int32_t nmidle = 0;
   std::int32_t mcount = 0;     // Ms created (m0 included)
@@ -48,13 +49,13 @@ struct runtime {
   std::vector<std::uint32_t> coprimes;  // strides for random steal order
 
   // ---- free Gs (Go's sched.gFree) -----------------------------------------
-  std::mutex gflock;
+  mutex gflock;
   G* gfree = nullptr;
   std::int32_t ngfree = 0;
   std::atomic<bool> gfree_nonempty{false};  // hint read without gflock
 
   // ---- every G ever allocated ---------------------------------------------
-  std::mutex allglock;
+  mutex allglock;
   G* allg = nullptr;
 
   explicit runtime(std::int32_t nprocs, std::size_t stack_size);

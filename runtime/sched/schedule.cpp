@@ -70,12 +70,12 @@ top:
   // Fairness: now and then look at the global queue first, so that two Gs
   // handing work back and forth on a local queue cannot starve it.
   if (p->schedtick % 61 == 0 && rt->runq.size() > 0) {
-    std::lock_guard<std::mutex> l(rt->lock);
+    std::lock_guard<mutex> l(rt->lock);
     if (G* g = globrunq_get(rt, p, 1)) return {g, false};
   }
   if (auto t = p->runq.get(); t.item) return {t.item, t.from_next};
   if (rt->runq.size() > 0) {
-    std::lock_guard<std::mutex> l(rt->lock);
+    std::lock_guard<mutex> l(rt->lock);
     if (G* g = globrunq_get(rt, p, 0)) return {g, false};
   }
 
@@ -92,7 +92,7 @@ top:
 
   // Nothing found: give up the P.
   {
-    std::unique_lock<std::mutex> l(rt->lock);
+    std::unique_lock<mutex> l(rt->lock);
     if (rt->runq.size() > 0) {
       G* g = globrunq_get(rt, p, 0);
       return {g, false};
@@ -111,7 +111,7 @@ top:
       if (!pp->runq.empty()) {
         P* np;
         {
-          std::lock_guard<std::mutex> l(rt->lock);
+          std::lock_guard<mutex> l(rt->lock);
           np = pidleget(rt);
         }
         if (np) {
@@ -130,8 +130,9 @@ top:
 }
 
 // Carry out what the fiber g asked for when it switched to g0. g's context
-// is saved; from here on it may be handed to another M.
-void handle_action(M* m, G* g) {
+// is saved; from here on it may be handed to another M. Returns a G to run
+// next on this M at once (inheriting the time slice), or nullptr.
+G* handle_action(M* m, G* g) {
   runtime* rt = m->rt;
   const m_action a = m->action;
   m->action = m_action::none;
@@ -139,7 +140,7 @@ void handle_action(M* m, G* g) {
     case m_action::yield:
       casgstatus(g, gstatus::running, gstatus::runnable, "yield");
       runq_put(m->p, g, false);
-      return;
+      return nullptr;
     case m_action::park: {
       casgstatus(g, gstatus::running, gstatus::waiting, "park");
       void (*unlock)(void*) = g->park_unlock;
@@ -148,7 +149,7 @@ void handle_action(M* m, G* g) {
       g->park_arg = nullptr;
       // After this, g belongs to its wait queue: do not touch it again.
       if (unlock) unlock(arg);
-      return;
+      return nullptr;
     }
     case m_action::exit: {
       casgstatus(g, gstatus::running, gstatus::dead, "goexit");
@@ -157,21 +158,30 @@ void handle_action(M* m, G* g) {
       // acq_rel: the G that brings the count to zero sees every other G's
       // completion (each decremented after finishing its work).
       if (rt->live.fetch_sub(1, std::memory_order_acq_rel) == 1) finish(rt);
-      return;
+      return nullptr;
     }
     case m_action::blocking_exit: {
       // g returned from goro::blocking and found no idle P. It waits on the
       // global queue; this M, with no P, goes idle.
       casgstatus(g, gstatus::syscall, gstatus::runnable, "exit_blocking");
       g->m = nullptr;
-      std::lock_guard<std::mutex> l(rt->lock);
+      std::lock_guard<mutex> l(rt->lock);
       if (P* p = pidleget(rt)) {
         acquirep(m, p);
         m->p->runq.put(g, true, [](G**, std::uint32_t) { fatal("exit_blocking", "runnext put overflowed"); });
       } else {
         globrunq_put(rt, g);
       }
-      return;
+      return nullptr;
+    }
+    case m_action::handoff: {
+      // g spawned a fiber while its P had a backlog (spawn.cpp): run the new
+      // fiber now; g waits in runnext, where a thief may take it.
+      G* child = m->handoff_to;
+      m->handoff_to = nullptr;
+      casgstatus(g, gstatus::running, gstatus::runnable, "handoff");
+      runq_put(m->p, g, true);
+      return child;
     }
     case m_action::none:
       break;
@@ -179,8 +189,9 @@ void handle_action(M* m, G* g) {
   fatal("handle_action", "fiber switched to g0 without an action");
 }
 
-// Run g on m until it switches back to g0.
-void execute(M* m, G* g, bool inherit_time) {
+// Run g on m until it switches back to g0; returns what handle_action says
+// to run next.
+G* execute(M* m, G* g, bool inherit_time) {
   if (!inherit_time) m->p->schedtick++;
   casgstatus(g, gstatus::runnable, gstatus::running, "execute");
   g->m = m;
@@ -190,7 +201,7 @@ void execute(M* m, G* g, bool inherit_time) {
   // context coming back is g's.
   g->ctx.fctx = t.fctx;
   m->curg = nullptr;
-  handle_action(m, g);
+  return handle_action(m, g);
 }
 
 }  // namespace
@@ -199,7 +210,7 @@ void runq_put(P* p, G* g, bool next) {
   p->runq.put(g, next, [p](G** batch, std::uint32_t n) {
     runtime* rt = p->m->rt;
     for (std::uint32_t i = 0; i + 1 < n; i++) batch[i]->schedlink = batch[i + 1];
-    std::lock_guard<std::mutex> l(rt->lock);
+    std::lock_guard<mutex> l(rt->lock);
     rt->runq.push_back_batch(batch[0], batch[n - 1], static_cast<std::int32_t>(n));
   });
 }
@@ -216,7 +227,8 @@ void schedule(M* m) {
     // This M found work: if it was spinning, stop, and wake another spinner
     // in case there is more (Go's resetspinning).
     if (m->spinning) reset_spinning(m);
-    execute(m, f.g, f.inherit_time);
+    G* next = execute(m, f.g, f.inherit_time);
+    while (next) next = execute(m, next, true);
   }
 }
 
