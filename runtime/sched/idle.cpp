@@ -57,7 +57,7 @@ M* mget(runtime* rt) {  // lock held
 }  // namespace
 
 void pidleput(runtime* rt, P* p) {
-  GORO_CHECK(p->runq.empty(), "P with runnable fibers put on the idle list");
+  GORO_CHECK(!p->has_work(), "P with runnable fibers put on the idle list");
   p->status = pstatus::idle;
   p->link = rt->pidle;
   rt->pidle = p;
@@ -159,7 +159,7 @@ bool stopm(M* m) {
 
 void handoffp(runtime* rt, P* p) {
   // Work on its queue or the global one: start an M for it right away.
-  if (!p->runq.empty() || rt->runq.size() != 0) {
+  if (p->has_work() || rt->runq.size() != 0) {
     startm(rt, p, false);
     return;
   }

@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "sched/run_queue.hpp"
+#include "sched/work_deque.hpp"
 
 namespace goro::rt {
 
@@ -27,6 +28,12 @@ struct P {
   std::uint32_t schedtick = 0;
 
   run_queue<G> runq;
+  // Fibers that handed this P to a fiber they spawned (spawn.cpp): resumed
+  // LIFO by the owner, stolen oldest-first by thieves.
+  work_deque<G> conts;
+
+  // Any thread; a racy hint.
+  bool has_work() const { return !runq.empty() || !conts.empty(); }
 
   // Cache of dead Gs with default-size stacks (Go's gFree).
   G* gfree = nullptr;

@@ -72,23 +72,34 @@ class run_queue {
 
   // Owner only. Take the next item: runnext first, then the ring head.
   taken get() {
+    if (T* next = take_next()) return {next, true};
+    return {get_ring(), false};
+  }
+
+  // Owner only. Take runnext, or nullptr.
+  T* take_next() {
     T* next = runnext_.load(std::memory_order_relaxed);
     // A thief may take runnext concurrently, so claim it by CAS. acquire pairs
     // with the release in put(next=true).
     while (next != nullptr) {
       if (runnext_.compare_exchange_weak(next, nullptr, std::memory_order_acquire,
                                          std::memory_order_relaxed))
-        return {next, true};
+        return next;
     }
+    return nullptr;
+  }
+
+  // Owner only. Take the ring's head, or nullptr.
+  T* get_ring() {
     for (;;) {
       std::uint32_t h = head_.load(std::memory_order_acquire);  // other consumers' CAS
       std::uint32_t t = tail_.load(std::memory_order_relaxed);  // single writer: us
-      if (t == h) return {};
+      if (t == h) return nullptr;
       T* g = slots_[h % N].load(std::memory_order_relaxed);
       // release: tells the owner's put() the slot is free (we own g now).
       if (head_.compare_exchange_weak(h, h + 1, std::memory_order_release,
                                       std::memory_order_relaxed))
-        return {g, false};
+        return g;
     }
   }
 

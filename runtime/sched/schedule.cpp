@@ -51,6 +51,11 @@ G* steal_work(M* m) {
       P* victim = rt->allp[pos].get();
       if (victim == p) continue;
       if (G* g = p->runq.steal_from(victim->runq, steal_next)) return g;
+      // Continuations, like runnext, only in the last round: their owner
+      // is about to resume them, and moving them costs cache misses.
+      if (steal_next) {
+        if (G* g = victim->conts.steal()) return g;
+      }
     }
   }
   return nullptr;
@@ -73,7 +78,11 @@ top:
     std::lock_guard<mutex> l(rt->lock);
     if (G* g = globrunq_get(rt, p, 1)) return {g, false};
   }
-  if (auto t = p->runq.get(); t.item) return {t.item, t.from_next};
+  // runnext (inherits the time slice), then the most recent continuation
+  // (depth first through a fork-join tree), then the ring.
+  if (G* g = p->runq.take_next()) return {g, true};
+  if (G* g = p->conts.pop()) return {g, false};
+  if (G* g = p->runq.get_ring()) return {g, false};
   if (rt->runq.size() > 0) {
     std::lock_guard<mutex> l(rt->lock);
     if (G* g = globrunq_get(rt, p, 0)) return {g, false};
@@ -108,7 +117,7 @@ top:
     if (rt->nmspinning.fetch_sub(1, std::memory_order_seq_cst) <= 0)
       fatal("find_runnable", "negative nmspinning");
     for (auto& pp : rt->allp) {
-      if (!pp->runq.empty()) {
+      if (pp->has_work()) {
         P* np;
         {
           std::lock_guard<mutex> l(rt->lock);
@@ -176,11 +185,12 @@ G* handle_action(M* m, G* g) {
     }
     case m_action::handoff: {
       // g spawned a fiber while its P had a backlog (spawn.cpp): run the new
-      // fiber now; g waits in runnext, where a thief may take it.
+      // fiber now; g waits on the P's continuation deque, where a thief may
+      // take it.
       G* child = m->handoff_to;
       m->handoff_to = nullptr;
       casgstatus(g, gstatus::running, gstatus::runnable, "handoff");
-      runq_put(m->p, g, true);
+      if (!m->p->conts.push(g)) runq_put(m->p, g, false);
       return child;
     }
     case m_action::none:

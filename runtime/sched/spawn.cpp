@@ -22,7 +22,8 @@ constexpr std::uint64_t goid_batch = 16;
 // Spawn policy. go() normally queues the new fiber in runnext and returns
 // (Go's "help first"). When the P already has this many runnable fibers
 // queued, the spawner instead hands its P to the new fiber at once and waits
-// in runnext ("work first", as in Cilk): the backlog, and so the number of
+// on the P's continuation deque ("work first", as in Cilk; work_deque.hpp):
+// the backlog, and so the number of
 // live stacks, stays bounded however fast a loop spawns, stacks are reused
 // while still in cache, and a thief that takes the waiting spawner takes the
 // larger share of the work. Fresh stack pages are the dominant cost
