@@ -26,6 +26,10 @@ struct P {
   // Scheduler ticks: +1 per scheduling decision that does not inherit a
   // time slice; every 61st checks the global queue first.
   std::uint32_t schedtick = 0;
+  // Consecutive scheduling decisions that bypassed the ring (runnext,
+  // continuations, hand-offs). Without preemption this stands in for Go's
+  // time slice: past a bound, the ring's head gets a turn (schedule.cpp).
+  std::uint32_t streak = 0;
 
   run_queue<G> runq;
   // Fibers that handed this P to a fiber they spawned (spawn.cpp): resumed

@@ -18,6 +18,13 @@ namespace {
 
 constexpr int steal_tries = 4;
 
+// After this many consecutive picks that bypass the ring (runnext,
+// continuations, hand-offs), take the ring's head first. Go bounds these by
+// letting them inherit a 10 ms time slice and preempting; without
+// preemption a pair of fibers readying each other through runnext would
+// otherwise starve every other fiber on the P forever.
+constexpr std::uint32_t max_streak = 64;
+
 // Take a batch from the global queue for P: at most len/procs + 1, at most
 // `max` if nonzero, at most half a local queue. Returns one G to run; the
 // rest go to p's local queue. Lock held.
@@ -79,10 +86,23 @@ top:
     if (G* g = globrunq_get(rt, p, 1)) return {g, false};
   }
   // runnext (inherits the time slice), then the most recent continuation
-  // (depth first through a fork-join tree), then the ring.
-  if (G* g = p->runq.take_next()) return {g, true};
-  if (G* g = p->conts.pop()) return {g, false};
-  if (G* g = p->runq.get_ring()) return {g, false};
+  // (depth first through a fork-join tree), then the ring; but see max_streak.
+  if (p->streak >= max_streak) {
+    p->streak = 0;
+    if (G* g = p->runq.get_ring()) return {g, false};
+  }
+  if (G* g = p->runq.take_next()) {
+    p->streak++;
+    return {g, true};
+  }
+  if (G* g = p->conts.pop()) {
+    p->streak++;
+    return {g, false};
+  }
+  if (G* g = p->runq.get_ring()) {
+    p->streak = 0;
+    return {g, false};
+  }
   if (rt->runq.size() > 0) {
     std::lock_guard<mutex> l(rt->lock);
     if (G* g = globrunq_get(rt, p, 0)) return {g, false};
@@ -238,7 +258,15 @@ void schedule(M* m) {
     // in case there is more (Go's resetspinning).
     if (m->spinning) reset_spinning(m);
     G* next = execute(m, f.g, f.inherit_time);
-    while (next) next = execute(m, next, true);
+    while (next) {
+      if (++m->p->streak >= max_streak) {
+        // Fairness (max_streak): queue it instead; find_runnable now takes
+        // the ring's head first.
+        runq_put(m->p, next, true);
+        break;
+      }
+      next = execute(m, next, true);
+    }
   }
 }
 

@@ -1,0 +1,115 @@
+// Runtime lifecycle: results, many runtimes in sequence, misuse outside a
+// runtime, the main fiber returning while others still run.
+#include <gtest/gtest.h>
+
+#include <goro/goro.hpp>
+
+#include <atomic>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include "test_util.hpp"
+
+namespace {
+
+TEST(Lifecycle, RunReturnsTheMainFibersResult) {
+  EXPECT_EQ(goro::run({.procs = 2}, [] { return 42; }), 42);
+  EXPECT_EQ(goro::run([] { return std::string("hi"); }), "hi");
+  int x = 0;
+  int& r = goro::run({.procs = 1}, [&]() -> int& { return x; });
+  EXPECT_EQ(&r, &x);
+}
+
+TEST(Lifecycle, ManyRuntimesOneAfterAnother) {
+  for (int i = 0; i < 200; i++) {
+    const int procs = 1 + i % 4;
+    std::atomic<int> n{0};
+    goro::run({.procs = procs}, [&] {
+      for (int k = 0; k < 20; k++) goro::go([&] { n++; });
+    });
+    ASSERT_EQ(n.load(), 20) << "runtime " << i;
+  }
+}
+
+TEST(Lifecycle, RuntimesOnSeveralThreadsAtOnce) {
+  std::atomic<int> total{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 4; t++) {
+    ts.emplace_back([&] {
+      goro::run({.procs = 2}, [&] {
+        goro::wait_group wg;
+        wg.add(1000);
+        for (int k = 0; k < 1000; k++)
+          goro::go([&] {
+            total++;
+            wg.done();
+          });
+        wg.wait();
+      });
+    });
+  }
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(total.load(), 4000);
+}
+
+TEST(Lifecycle, GoOutsideARuntimeThrows) {
+  EXPECT_THROW(goro::go([] {}), std::logic_error);
+  EXPECT_THROW(goro::this_fiber::yield(), std::logic_error);
+  EXPECT_EQ(goro::this_fiber::id(), 0u);
+  goro::chan<int> c(1);
+  EXPECT_THROW(c.send(1), std::logic_error);
+}
+
+TEST(Lifecycle, RunInsideARuntimeThrows) {
+  bool threw = false;
+  goro::run({.procs = 1}, [&] {
+    try {
+      goro::run([] {});
+    } catch (const std::logic_error&) {
+      threw = true;
+    }
+  });
+  EXPECT_TRUE(threw);
+}
+
+TEST(Lifecycle, ExceptionFromMainIsRethrownByRun) {
+  EXPECT_THROW(goro::run({.procs = 2}, [] { throw std::runtime_error("boom"); }), std::runtime_error);
+  // The runtime was torn down cleanly: a new one works.
+  EXPECT_EQ(goro::run([] { return 1; }), 1);
+}
+
+// The main fiber returns first; run waits for the fibers still running,
+// including ones they spawn later and ones parked meanwhile.
+TEST(Lifecycle, RunJoinsFibersThatOutliveMain) {
+  std::atomic<int> finished{0};
+  goro::run({.procs = 2}, [&] {
+    auto ch = std::make_shared<goro::chan<int>>();
+    goro::go([&, ch] {
+      for (int i = 0; i < 100; i++) goro::this_fiber::yield();
+      ch->send(1);  // parks until the receiver below runs
+      finished++;
+    });
+    goro::go([&, ch] {
+      goro::go([&] {
+        for (int i = 0; i < 100; i++) goro::this_fiber::yield();
+        finished++;
+      });
+      ch->recv();
+      finished++;
+    });
+  });
+  EXPECT_EQ(finished.load(), 3);
+}
+
+TEST(Lifecycle, ProcsFromEnvironment) {
+  setenv("GORO_MAXPROCS", "3", 1);
+  EXPECT_EQ(goro::default_procs(), 3);
+  setenv("GORO_MAXPROCS", "junk", 1);
+  EXPECT_GE(goro::default_procs(), 1);
+  unsetenv("GORO_MAXPROCS");
+  EXPECT_GE(goro::default_procs(), 1);
+  EXPECT_THROW(goro::run({.procs = -1}, [] {}), std::invalid_argument);
+}
+
+}  // namespace
