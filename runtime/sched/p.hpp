@@ -27,9 +27,12 @@ struct P {
   // time slice; every 61st checks the global queue first.
   std::uint32_t schedtick = 0;
   // Consecutive scheduling decisions that bypassed the ring (runnext,
-  // continuations, hand-offs). Without preemption this stands in for Go's
-  // time slice: past a bound, the ring's head gets a turn (schedule.cpp).
+  // continuations, hand-offs) and when the streak was first timed. Go lets
+  // these inherit a 10 ms time slice; past it, the ring's head gets a turn
+  // (schedule.cpp, slice_expired).
   std::uint32_t streak = 0;
+  std::int64_t streak_start = 0;
+  bool streak_expired = false;  // next pick: the ring's head first
 
   run_queue<G> runq;
   // Fibers that handed this P to a fiber they spawned (spawn.cpp): resumed

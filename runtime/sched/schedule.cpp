@@ -7,6 +7,8 @@
 // the action out *after* the switch, when the fiber's registers are saved:
 // only then may the fiber be published to a queue where another M could
 // resume it (Go's mcall). See handle_action.
+#include <time.h>
+
 #include <mutex>
 
 #include "debug/fatal.hpp"
@@ -18,12 +20,40 @@ namespace {
 
 constexpr int steal_tries = 4;
 
-// After this many consecutive picks that bypass the ring (runnext,
-// continuations, hand-offs), take the ring's head first. Go bounds these by
-// letting them inherit a 10 ms time slice and preempting; without
-// preemption a pair of fibers readying each other through runnext would
-// otherwise starve every other fiber on the P forever.
-constexpr std::uint32_t max_streak = 64;
+// Fibers picked from runnext, from the continuation deque or by hand-off
+// bypass the ring. Go lets them inherit the current 10 ms time slice and
+// preempts when it ends; goro has no preemption yet, so a pair of fibers
+// readying each other through runnext would starve every other fiber on the
+// P forever. Instead, once such a streak has lasted a time slice, the
+// ring's head goes first. The clock (coarse, a vDSO read) is looked at only
+// every 64 picks.
+constexpr std::int64_t time_slice_ns = 10'000'000;
+
+std::int64_t coarse_now_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return std::int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// Count one more pick that bypassed the ring; true when the streak has used
+// up its time slice (and then the streak starts over).
+bool slice_expired(P* p) {
+  if ((++p->streak & 63) != 0) return false;
+  const std::int64_t now = coarse_now_ns();
+  if (p->streak_start == 0) {
+    p->streak_start = now;
+    return false;
+  }
+  if (now - p->streak_start < time_slice_ns) return false;
+  p->streak = 0;
+  p->streak_start = 0;
+  return true;
+}
+
+void ring_picked(P* p) {
+  p->streak = 0;
+  p->streak_start = 0;
+}
 
 // Take a batch from the global queue for P: at most len/procs + 1, at most
 // `max` if nonzero, at most half a local queue. Returns one G to run; the
@@ -86,21 +116,25 @@ top:
     if (G* g = globrunq_get(rt, p, 1)) return {g, false};
   }
   // runnext (inherits the time slice), then the most recent continuation
-  // (depth first through a fork-join tree), then the ring; but see max_streak.
-  if (p->streak >= max_streak) {
-    p->streak = 0;
-    if (G* g = p->runq.get_ring()) return {g, false};
+  // (depth first through a fork-join tree), then the ring; but see
+  // time_slice_ns.
+  if (p->streak_expired) {
+    p->streak_expired = false;
+    if (G* g = p->runq.get_ring()) {
+      ring_picked(p);
+      return {g, false};
+    }
   }
   if (G* g = p->runq.take_next()) {
-    p->streak++;
+    p->streak_expired = slice_expired(p);
     return {g, true};
   }
   if (G* g = p->conts.pop()) {
-    p->streak++;
+    p->streak_expired = slice_expired(p);
     return {g, false};
   }
   if (G* g = p->runq.get_ring()) {
-    p->streak = 0;
+    ring_picked(p);
     return {g, false};
   }
   if (rt->runq.size() > 0) {
@@ -136,6 +170,9 @@ top:
     m->spinning = false;
     if (rt->nmspinning.fetch_sub(1, std::memory_order_seq_cst) <= 0)
       fatal("find_runnable", "negative nmspinning");
+    // (d) in idle.cpp's essay: the queue reads below must not move above
+    // the decrement (StoreLoad); pairs with the fence in wakep.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
     for (auto& pp : rt->allp) {
       if (pp->has_work()) {
         P* np;
@@ -259,9 +296,10 @@ void schedule(M* m) {
     if (m->spinning) reset_spinning(m);
     G* next = execute(m, f.g, f.inherit_time);
     while (next) {
-      if (++m->p->streak >= max_streak) {
-        // Fairness (max_streak): queue it instead; find_runnable now takes
-        // the ring's head first.
+      if (slice_expired(m->p)) {
+        // Fairness (time_slice_ns): queue it instead and let find_runnable
+        // take the ring's head first.
+        m->p->streak_expired = true;
         runq_put(m->p, next, true);
         break;
       }

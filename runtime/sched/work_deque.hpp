@@ -11,6 +11,9 @@
 //
 // Slots are atomics accessed relaxed (a thief may read a slot the owner is
 // about to overwrite; the CAS on top_ then fails and the value is dropped).
+// The StoreLoad orderings use seq_cst operations rather than the paper's
+// fences: the same code on x86 (the store becomes an xchg), and
+// ThreadSanitizer, which does not model fences, understands it.
 #pragma once
 
 #include <atomic>
@@ -31,21 +34,19 @@ class work_deque {
     const std::int64_t t = top_.load(std::memory_order_acquire);  // thieves' CAS
     if (b - t >= N) return false;
     slots_[b & (N - 1)].store(x, std::memory_order_relaxed);
-    // release: a thief that sees the new bottom_ sees the slot.
-    std::atomic_thread_fence(std::memory_order_release);
-    bottom_.store(b + 1, std::memory_order_relaxed);
+    // release: a thief that sees the new bottom_ sees the slot (and x).
+    bottom_.store(b + 1, std::memory_order_release);
     return true;
   }
 
   // Owner. The most recently pushed item, or nullptr.
   T* pop() {
     const std::int64_t b = bottom_.load(std::memory_order_relaxed) - 1;
-    bottom_.store(b, std::memory_order_relaxed);
-    // seq_cst: our bottom_ store must be ordered before our top_ load, and a
-    // thief's top_ load before its bottom_ load (StoreLoad on both sides), so
-    // that owner and thief cannot both take the last item.
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    std::int64_t t = top_.load(std::memory_order_relaxed);
+    // seq_cst store and load: our bottom_ store must be ordered before our
+    // top_ load, and a thief's top_ load before its bottom_ load (StoreLoad
+    // on both sides), so that owner and thief cannot both take the last item.
+    bottom_.store(b, std::memory_order_seq_cst);
+    std::int64_t t = top_.load(std::memory_order_seq_cst);
     if (t > b) {  // empty
       bottom_.store(b + 1, std::memory_order_relaxed);
       return nullptr;
@@ -63,9 +64,8 @@ class work_deque {
   // Thief. The oldest item, or nullptr (empty, or lost a race: the caller
   // just moves on, as with any other victim).
   T* steal() {
-    std::int64_t t = top_.load(std::memory_order_acquire);
-    std::atomic_thread_fence(std::memory_order_seq_cst);  // see pop()
-    const std::int64_t b = bottom_.load(std::memory_order_acquire);  // the owner's push
+    std::int64_t t = top_.load(std::memory_order_seq_cst);     // see pop()
+    const std::int64_t b = bottom_.load(std::memory_order_seq_cst);  // also pairs with push's release
     if (t >= b) return nullptr;
     T* x = slots_[t & (N - 1)].load(std::memory_order_relaxed);
     if (!top_.compare_exchange_strong(t, t + 1, std::memory_order_seq_cst, std::memory_order_relaxed))
