@@ -43,12 +43,17 @@ BENCHMARK(BM_SpawnJoin)->Arg(1)->Arg(2)->UseRealTime();
 void BM_Yield(benchmark::State& state) {
   goro::run({.procs = 1}, [&] {
     std::atomic<bool> stop{false};
-    if (state.range(0) == 2)
+    goro::wait_group wg;
+    if (state.range(0) == 2) {
+      wg.add(1);
       goro::go([&] {
         while (!stop.load(std::memory_order_relaxed)) goro::this_fiber::yield();
+        wg.done();
       });
+    }
     for (auto _ : state) goro::this_fiber::yield();
     stop = true;
+    wg.wait();  // the helper uses our locals
   });
   state.SetItemsProcessed(state.iterations());
 }
@@ -57,14 +62,18 @@ BENCHMARK(BM_Yield)->Arg(1)->Arg(2)->UseRealTime();
 void BM_ChanRoundTrip(benchmark::State& state) {
   goro::run({.procs = static_cast<int>(state.range(0))}, [&] {
     goro::chan<int> a, b;
+    goro::wait_group wg;
+    wg.add(1);
     goro::go([&] {
       while (auto v = a.recv()) b.send(*v);
+      wg.done();
     });
     for (auto _ : state) {
       a.send(1);
       benchmark::DoNotOptimize(b.recv());
     }
     a.close();
+    wg.wait();  // the echo fiber uses our channels
   });
   state.SetItemsProcessed(state.iterations());
 }

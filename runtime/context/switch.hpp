@@ -75,6 +75,23 @@ inline transfer_t switch_context(const context& to, void* data) {
   return t;
 }
 
+// Like switch_context, for the scheduler context (g0): g0 keeps no errno or
+// exception state of its own worth carrying, so it skips saving them.
+inline transfer_t switch_context_from_g0(const context& to, void* data) {
+#if GORO_ASAN
+  void* fake_stack = nullptr;
+  __sanitizer_start_switch_fiber(&fake_stack, to.stack_lo, to.stack_size);
+#endif
+#if GORO_TSAN
+  __tsan_switch_to_fiber(to.tsan_fiber, 0);
+#endif
+  transfer_t t = bctx::jump_fcontext(to.fctx, data);
+#if GORO_ASAN
+  __sanitizer_finish_switch_fiber(fake_stack, nullptr, nullptr);
+#endif
+  return t;
+}
+
 // Leave the running context for good (a fiber that finished).
 [[noreturn]] inline void switch_context_final(const context& to, void* data) {
 #if GORO_ASAN
