@@ -36,19 +36,10 @@ struct eh_globals {
 
 }  // namespace
 
-thread_state save_thread_state() noexcept {
+thread_slots thread_slots::current() noexcept {
   eh_globals* eh = eh_address();
-  return {*errno_address(), eh->caught, eh->uncaught};
+  return {errno_address(), &eh->caught, &eh->uncaught};
 }
-
-void restore_thread_state(const thread_state& s) noexcept {
-  *errno_address() = s.err;
-  eh_globals* eh = eh_address();
-  eh->caught = s.eh_caught;
-  eh->uncaught = s.eh_uncaught;
-}
-
-void reset_thread_state() noexcept { restore_thread_state({0, nullptr, 0}); }
 
 void init_thread_context(context& c) {
   pthread_attr_t attr;

@@ -35,19 +35,35 @@ struct context {
 };
 
 // Per-context thread state that the C library and the C++ runtime keep in
-// thread-locals. A fiber may leave one thread and resume on another, so the
-// state is saved on switch-out and restored on switch-in. The addresses are
-// taken through out-of-line functions the compiler cannot treat as constant
-// (glibc declares __errno_location `const`, so a caller may otherwise reuse
-// the previous thread's address after the switch).
+// thread-locals: errno and the exception-handling globals (the stack of
+// caught exceptions, the count of uncaught ones). A fiber may leave one
+// thread and resume on another, so the fiber side of every switch saves them
+// before and restores them after, into the thread it resumed on.
+//
+// Their addresses are fixed per thread, so each M looks them up once
+// (thread_slots::current) through out-of-line functions the compiler cannot
+// treat as constant (glibc declares __errno_location `const`, so a caller
+// may otherwise reuse another thread's address after a switch).
 struct thread_state {
   int err;
   void* eh_caught;
   unsigned eh_uncaught;
 };
-thread_state save_thread_state() noexcept;
-void restore_thread_state(const thread_state& s) noexcept;
-void reset_thread_state() noexcept;
+
+struct thread_slots {
+  int* err = nullptr;
+  void** eh_caught = nullptr;       // __cxa_eh_globals::caughtExceptions
+  unsigned* eh_uncaught = nullptr;  // __cxa_eh_globals::uncaughtExceptions
+
+  static thread_slots current() noexcept;  // of the calling thread
+
+  thread_state save() const noexcept { return {*err, *eh_caught, *eh_uncaught}; }
+  void restore(const thread_state& s) const noexcept {
+    *err = s.err;
+    *eh_caught = s.eh_caught;
+    *eh_uncaught = s.eh_uncaught;
+  }
+};
 
 // Prepare `c` to run `entry` on the stack whose top is `sp` (16-byte
 // aligned) and whose usable size below sp is `size`.
@@ -57,33 +73,15 @@ inline void make_context(context& c, void* sp, std::size_t size, void (*entry)(t
 
 // Switch from the running context to `to`, passing `data`. Returns when
 // some context switches back here; the transfer carries the context that
-// did (whose registers the caller must store) and its data.
+// did (whose registers the caller must store) and its data. A fiber's side
+// saves and restores its thread_state around this (park.cpp).
 inline transfer_t switch_context(const context& to, void* data) {
-  thread_state ts = save_thread_state();
 #if GORO_ASAN
   void* fake_stack = nullptr;
   __sanitizer_start_switch_fiber(&fake_stack, to.stack_lo, to.stack_size);
 #endif
 #if GORO_TSAN
   __tsan_switch_to_fiber(to.tsan_fiber, 0);  // flags 0: the switch synchronises
-#endif
-  transfer_t t = bctx::jump_fcontext(to.fctx, data);
-#if GORO_ASAN
-  __sanitizer_finish_switch_fiber(fake_stack, nullptr, nullptr);
-#endif
-  restore_thread_state(ts);
-  return t;
-}
-
-// Like switch_context, for the scheduler context (g0): g0 keeps no errno or
-// exception state of its own worth carrying, so it skips saving them.
-inline transfer_t switch_context_from_g0(const context& to, void* data) {
-#if GORO_ASAN
-  void* fake_stack = nullptr;
-  __sanitizer_start_switch_fiber(&fake_stack, to.stack_lo, to.stack_size);
-#endif
-#if GORO_TSAN
-  __tsan_switch_to_fiber(to.tsan_fiber, 0);
 #endif
   transfer_t t = bctx::jump_fcontext(to.fctx, data);
 #if GORO_ASAN
@@ -104,12 +102,12 @@ inline transfer_t switch_context_from_g0(const context& to, void* data) {
   __builtin_unreachable();
 }
 
-// First thing a fresh context does.
-inline void context_started() {
+// First thing a fresh context does; `slots` are its thread's.
+inline void context_started(const thread_slots& slots) {
 #if GORO_ASAN
   __sanitizer_finish_switch_fiber(nullptr, nullptr, nullptr);
 #endif
-  reset_thread_state();
+  slots.restore({0, nullptr, 0});
 }
 
 // Describe the calling thread's own stack (an M's g0) in `c`.

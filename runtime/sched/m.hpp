@@ -23,6 +23,7 @@ struct M {
   runtime* rt = nullptr;
   std::int64_t id = 0;
   context g0;            // the scheduler context on this thread's stack
+  thread_slots slots;    // this thread's errno / exception globals
   G* curg = nullptr;     // the fiber running on this M
   P* p = nullptr;        // the P held (null when idle or in goro::blocking)
   P* nextp = nullptr;    // P handed over by startm; read after the note wakes us

@@ -15,16 +15,18 @@ namespace goro::rt {
 // Switch from fiber g (running on m) to m's g0, which carries out
 // m->action. Returns when g is resumed, on whichever M resumed it.
 void switch_to_g0(M* m, G* g) {
+  const thread_state ts = m->slots.save();
   transfer_t t = switch_context(m->g0, g);
   // g0 of the M that resumed us passes itself as data; its registers are
-  // what we must come back to next time.
+  // what we must come back to next time, its thread gets our state.
   M* now = static_cast<M*>(t.data);
   now->g0.fctx = t.fctx;
+  now->slots.restore(ts);
 }
 
 void fiber_main(transfer_t t) {
-  context_started();
   M* m = static_cast<M*>(t.data);
+  context_started(m->slots);
   m->g0.fctx = t.fctx;
   G* g = m->curg;
   try {

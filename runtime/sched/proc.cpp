@@ -57,6 +57,7 @@ int usable_cpus() {
 void mstart(M* m) {
   set_current_m(m);
   init_thread_context(m->g0);
+  m->slots = thread_slots::current();
   install_altstack(m);
   P* p = m->nextp;
   m->nextp = nullptr;
@@ -152,6 +153,7 @@ void run_main(const options& opts, void (*fn)(void*), void* arg, std::source_loc
   m0->rng = reinterpret_cast<std::uintptr_t>(m0) * 0x9E3779B97F4A7C15ULL;
   set_current_m(m0);
   init_thread_context(m0->g0);
+  m0->slots = thread_slots::current();
   install_altstack(m0);
   {
     std::lock_guard<mutex> l(rt->lock);

@@ -263,7 +263,7 @@ G* execute(M* m, G* g, bool inherit_time) {
   casgstatus(g, gstatus::runnable, gstatus::running, "execute");
   g->m = m;
   m->curg = g;
-  transfer_t t = switch_context_from_g0(g->ctx, m);
+  transfer_t t = switch_context(g->ctx, m);  // g0 has no thread state to carry
   // Only the fiber running on this M can switch to this M's g0, so the
   // context coming back is g's.
   g->ctx.fctx = t.fctx;
