@@ -1,22 +1,8 @@
 #include "sched/lock.hpp"
 
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include "goro/detail/spinlock.hpp"
 
 namespace goro::rt {
-
-void futex_wait(std::atomic<std::uint32_t>* addr, std::uint32_t expected) noexcept {
-  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(addr), FUTEX_WAIT | FUTEX_PRIVATE_FLAG, expected, nullptr,
-          nullptr, 0);
-}
-
-void futex_wake(std::atomic<std::uint32_t>* addr, int count) noexcept {
-  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(addr), FUTEX_WAKE | FUTEX_PRIVATE_FLAG, count, nullptr,
-          nullptr, 0);
-}
 
 void mutex::lock_slow() noexcept {
   // Spin while the holder (running on another CPU, most likely) finishes.
@@ -30,7 +16,7 @@ void mutex::lock_slow() noexcept {
   }
   // Sleep. Marking the state 2 makes the unlocker wake us; we may then own
   // the lock with state 2 although nobody else waits (one spurious wake).
-  while (state_.exchange(2, std::memory_order_acquire) != 0) futex_wait(&state_, 2);
+  while (state_.exchange(2, std::memory_order_acquire) != 0) futex_wait(&state_, 2, nullptr);
 }
 
 }  // namespace goro::rt

@@ -9,10 +9,9 @@
 #include <atomic>
 #include <cstdint>
 
-namespace goro::rt {
+#include "sched/futex.hpp"
 
-void futex_wait(std::atomic<std::uint32_t>* addr, std::uint32_t expected) noexcept;
-void futex_wake(std::atomic<std::uint32_t>* addr, int count) noexcept;
+namespace goro::rt {
 
 class mutex {
  public:

@@ -1,22 +1,15 @@
 #include "sched/note.hpp"
 
-#include <linux/futex.h>
-#include <sys/syscall.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <cerrno>
 
 #include "debug/fatal.hpp"
+#include "sched/futex.hpp"
 
 namespace goro::rt {
 
 namespace {
-
-long futex(std::atomic<std::uint32_t>* addr, int op, std::uint32_t val, const timespec* ts) {
-  return syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(addr), op | FUTEX_PRIVATE_FLAG, val, ts,
-                 nullptr, 0);
-}
 
 std::int64_t now_ns() {
   timespec ts;
@@ -29,8 +22,8 @@ std::int64_t now_ns() {
 void note::sleep() noexcept {
   // acquire: pairs with wakeup's release store.
   while (key_.load(std::memory_order_acquire) == 0) {
-    if (futex(&key_, FUTEX_WAIT, 0, nullptr) < 0 && errno != EAGAIN && errno != EINTR)
-      fatal("note::sleep", "futex wait failed");
+    int err = futex_wait(&key_, 0, nullptr);
+    if (err != 0 && err != EAGAIN && err != EINTR) fatal("note::sleep", "futex wait failed");
   }
 }
 
@@ -40,8 +33,8 @@ bool note::sleep_for(std::int64_t ns) noexcept {
     std::int64_t left = deadline - now_ns();
     if (left <= 0) return false;
     timespec ts{static_cast<time_t>(left / 1000000000), static_cast<long>(left % 1000000000)};
-    if (futex(&key_, FUTEX_WAIT, 0, &ts) < 0 && errno != EAGAIN && errno != EINTR && errno != ETIMEDOUT)
-      fatal("note::sleep_for", "futex wait failed");
+    int err = futex_wait(&key_, 0, &ts);
+    if (err != 0 && err != EAGAIN && err != EINTR && err != ETIMEDOUT) fatal("note::sleep_for", "futex wait failed");
   }
   return true;
 }
@@ -50,7 +43,7 @@ void note::wakeup() noexcept {
   // release: publishes what the waker wrote for the sleeper.
   std::uint32_t old = key_.exchange(1, std::memory_order_release);
   if (old != 0) fatal("note::wakeup", "double wakeup");
-  futex(&key_, FUTEX_WAKE, 1, nullptr);
+  futex_wake(&key_, 1);
 }
 
 }  // namespace goro::rt
