@@ -23,10 +23,9 @@ constexpr std::uint64_t goid_batch = 16;
 // (Go's "help first"). When the P already has this many runnable fibers
 // queued, the spawner instead hands its P to the new fiber at once and waits
 // on the P's continuation deque ("work first", as in Cilk; work_deque.hpp):
-// the backlog, and so the number of
-// live stacks, stays bounded however fast a loop spawns, stacks are reused
-// while still in cache, and a thief that takes the waiting spawner takes the
-// larger share of the work. Fresh stack pages are the dominant cost
+// the backlog, and so the number of live stacks, stays bounded however fast
+// a loop spawns, stacks are reused while still in cache, and a thief that
+// takes the waiting spawner takes the larger share of the work. Fresh stack pages are the dominant cost
 // otherwise (a first-touch page fault costs ~20 us on a virtual machine).
 constexpr std::uint32_t spawn_handoff_backlog = 64;
 

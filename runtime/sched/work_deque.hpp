@@ -41,10 +41,11 @@ class work_deque {
 
   // Owner. The most recently pushed item, or nullptr.
   T* pop() {
-    // Cheap exact test for empty first: only we move bottom_, and top_ only
-    // grows, so a stale top_ can only make the deque look fuller.
-    if (bottom_.load(std::memory_order_relaxed) <= top_.load(std::memory_order_relaxed)) return nullptr;
+    // Cheap exact test for empty first (no xchg on the scheduler's hot
+    // path): only we move bottom_ (relaxed: our own writes), and top_ only
+    // grows, so a stale relaxed top_ can only make the deque look fuller.
     const std::int64_t b = bottom_.load(std::memory_order_relaxed) - 1;
+    if (b < top_.load(std::memory_order_relaxed)) return nullptr;
     // seq_cst store and load: our bottom_ store must be ordered before our
     // top_ load, and a thief's top_ load before its bottom_ load (StoreLoad
     // on both sides), so that owner and thief cannot both take the last item.
