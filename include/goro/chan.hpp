@@ -1,11 +1,22 @@
 // goro::chan<T>: Go's channel, buffered (capacity > 0) or unbuffered.
 //
-// A chan is an object, not a handle: it is neither copyable nor movable;
-// share it by reference (or through a shared_ptr) and keep it alive until
-// no fiber uses it. All operations must be called from fibers.
+// A chan is a handle, like a Go channel value: copies share one channel, a
+// moved-from or `nullptr`-constructed handle is a nil channel. The channel
+// lives as long as any handle to it (or any operation blocked on it).
+//
+// Every operation may be called from a fiber (it parks the fiber when it
+// has to wait) or from a thread outside any runtime, or inside
+// goro::blocking (it blocks the thread). That is how thread-based code hands
+// work to fibers and back. A fiber waiting on such a thread should hold a
+// goro::keep_alive (runtime.hpp) so that the deadlock check does not fire.
+//
+// Operations on a nil channel block forever (in select: the case is never
+// ready); close of a nil channel throws.
 #pragma once
 
+#include <concepts>
 #include <cstddef>
+#include <iterator>
 #include <memory>
 #include <new>
 #include <optional>
@@ -13,192 +24,293 @@
 #include <type_traits>
 #include <utility>
 
-#include "goro/detail/runtime_api.hpp"
-#include "goro/detail/spinlock.hpp"
+#include "goro/detail/chan_core.hpp"
 
 namespace goro {
 
-// Thrown by send on a closed channel (also when the channel is closed while
-// the sender is blocked) and by close on a closed channel.
-class closed_channel_error : public std::logic_error {
- public:
-  using std::logic_error::logic_error;
+// What try_recv found.
+enum class recv_status : unsigned char {
+  ok,         // a value was received
+  not_ready,  // nothing to receive right now (the channel is open)
+  closed,     // the channel is closed and drained
 };
 
 template <class T>
-class chan {
+struct try_recv_result {
+  recv_status status;
+  std::optional<T> value;  // set exactly when status == ok
+  explicit operator bool() const noexcept { return status == recv_status::ok; }
+};
+
+namespace detail {
+
+template <class T>
+class chan_state final : public chan_core {
   static_assert(std::is_nothrow_move_constructible_v<T>,
                 "goro::chan<T> needs a noexcept move constructor (values are moved while "
                 "the channel's lock is held)");
 
  public:
-  // capacity 0: unbuffered; a send completes only when a receiver takes the
-  // value.
-  explicit chan(std::size_t capacity = 0)
-      : cap_(capacity), buf_(capacity ? std::allocator<slot>().allocate(capacity) : nullptr) {}
+  explicit chan_state(std::size_t capacity)
+      : chan_core(capacity, &table),
+        buf_(capacity ? std::allocator<slot>().allocate(capacity) : nullptr) {}
 
-  chan(const chan&) = delete;
-  chan& operator=(const chan&) = delete;
+  chan_state(const chan_state&) = delete;
+  chan_state& operator=(const chan_state&) = delete;
 
-  // Destroying a channel with fibers blocked on it is a fatal error.
-  ~chan() {
-    if (sendq_.head || recvq_.head) detail::fatal("goro::chan::~chan", "channel destroyed while fibers are blocked on it");
-    for (std::size_t i = 0; i < count_; i++) at(head_ + i)->~T();
-    if (buf_) std::allocator<slot>().deallocate(buf_, cap_);
+  ~chan_state() {
+    for (std::size_t i = 0; i < count; i++) at(head_ + i)->~T();
+    if (buf_) std::allocator<slot>().deallocate(buf_, cap);
   }
 
-  // Send v: hands it straight to a blocked receiver, else buffers it, else
-  // blocks until a receiver takes it. Throws closed_channel_error if the
+  // Lock held. Hands *value to the oldest parked receiver, else buffers it.
+  static op_result send_locked(chan_core* c, void* value, chan_waiter** wake) noexcept {
+    auto* s = static_cast<chan_state*>(c);
+    T& v = *static_cast<T*>(value);
+    *wake = nullptr;
+    if (s->closed) return op_result::closed;
+    if (chan_waiter* r = s->recvq.pop()) {
+      // A receiver is parked: give it the value directly (no buffer trip).
+      static_cast<std::optional<T>*>(r->elem)->emplace(std::move(v));
+      r->ok = true;
+      *wake = r;
+      return op_result::done;
+    }
+    if (s->count < s->cap) {
+      ::new (s->at(s->head_ + s->count)) T(std::move(v));
+      s->count++;
+      return op_result::done;
+    }
+    return op_result::blocked;
+  }
+
+  // Lock held. Takes from the oldest parked sender or the buffer into *dest
+  // (an empty std::optional<T>).
+  static op_result recv_locked(chan_core* c, void* dest, chan_waiter** wake) noexcept {
+    auto* s = static_cast<chan_state*>(c);
+    auto& out = *static_cast<std::optional<T>*>(dest);
+    *wake = nullptr;
+    if (chan_waiter* w = s->sendq.pop()) {
+      T& v = *static_cast<T*>(w->elem);
+      if (s->cap == 0) {
+        out.emplace(std::move(v));
+      } else {
+        // A sender parks only on a full buffer: take its head and append
+        // the sender's value, keeping FIFO order.
+        T* h = s->at(s->head_);
+        out.emplace(std::move(*h));
+        h->~T();
+        ::new (h) T(std::move(v));
+        s->head_ = (s->head_ + 1) % s->cap;
+      }
+      w->ok = true;
+      *wake = w;
+      return op_result::done;
+    }
+    if (s->count > 0) {
+      T* h = s->at(s->head_);
+      out.emplace(std::move(*h));
+      h->~T();
+      s->head_ = (s->head_ + 1) % s->cap;
+      s->count--;
+      return op_result::done;
+    }
+    return s->closed ? op_result::closed : op_result::blocked;
+  }
+
+ private:
+  struct slot {
+    alignas(T) unsigned char bytes[sizeof(T)];
+  };
+  static constexpr chan_ops table{&send_locked, &recv_locked};
+
+  T* at(std::size_t i) const noexcept { return std::launder(reinterpret_cast<T*>(buf_[i % cap].bytes)); }
+
+  slot* const buf_;
+  std::size_t head_ = 0;  // index of the oldest buffered value
+};
+
+}  // namespace detail
+
+template <class T>
+class chan {
+  using state = detail::chan_state<T>;
+
+ public:
+  using value_type = T;
+
+  // A new unbuffered channel: a send completes only when a receiver takes
+  // the value.
+  chan() : s_(std::make_shared<state>(0)) {}
+  // A new channel buffering up to `capacity` values (0: unbuffered). A
+  // template so that chan(0) picks this over the nil constructor.
+  template <std::integral I>
+  explicit chan(I capacity) : s_(std::make_shared<state>(checked(capacity))) {}
+  // A nil channel.
+  chan(std::nullptr_t) noexcept {}
+
+  chan(const chan&) = default;
+  chan& operator=(const chan&) = default;
+  chan(chan&&) noexcept = default;  // leaves a nil channel behind
+  chan& operator=(chan&&) noexcept = default;
+
+  // Send v: hand it straight to a blocked receiver, else buffer it, else
+  // block until a receiver takes it. Throws closed_channel_error if the
   // channel is closed (before or while blocking).
   void send(T v) {
-    detail::fiber* self = detail::current_fiber();
-    lock_.lock();
-    if (closed_) {
-      lock_.unlock();
-      throw closed_channel_error("goro::chan::send: send on closed channel");
+    if (!s_) detail::block_forever(detail::wait_reason::chan_send_nil);
+    s_->lock.lock();
+    detail::chan_waiter* wake;
+    switch (state::send_locked(s_.get(), &v, &wake)) {
+      case detail::op_result::done:
+        s_->lock.unlock();
+        if (wake) detail::parker_wake(*wake->who);
+        return;
+      case detail::op_result::closed:
+        s_->lock.unlock();
+        throw closed_channel_error("goro::chan::send: send on closed channel");
+      case detail::op_result::blocked:
+        break;
     }
-    if (waiter* r = recvq_.pop()) {
-      // A receiver is parked: give it the value directly (no buffer trip).
-      r->dst->emplace(std::move(v));
-      r->ok = true;
-      detail::fiber* rg = r->g;
-      lock_.unlock();
-      detail::ready(rg);
-      return;
-    }
-    if (count_ < cap_) {
-      ::new (at(head_ + count_)) T(std::move(v));
-      count_++;
-      lock_.unlock();
-      return;
-    }
-    waiter w;
-    w.g = self;
-    w.src = &v;
-    sendq_.push(&w);
-    detail::park(detail::wait_reason::chan_send, &unlock_fn, &lock_);
-    // Resumed by a receiver (ok) or by close (not ok). Whoever resumed us
-    // removed w from the queue under the lock.
-    if (!w.ok) throw closed_channel_error("goro::chan::send: channel closed while sending");
+    std::shared_ptr<state> keep = s_;  // the channel outlives our wait even if *this goes
+    detail::parker p;
+    detail::parker_init(p);
+    detail::chan_waiter w;
+    w.who = &p;
+    w.elem = &v;
+    if (!keep->block(w, true)) throw closed_channel_error("goro::chan::send: channel closed while sending");
   }
 
   // Receive a value, blocking while the channel is empty and open. Returns
   // std::nullopt once the channel is closed and drained.
   std::optional<T> recv() {
-    detail::fiber* self = detail::current_fiber();
+    if (!s_) detail::block_forever(detail::wait_reason::chan_recv_nil);
     std::optional<T> out;
-    lock_.lock();
-    if (waiter* s = sendq_.pop()) {
-      if (cap_ == 0) {
-        out.emplace(std::move(*s->src));
-      } else {
-        // The buffer is full (else the sender had not parked): take its head
-        // and append the parked sender's value, keeping FIFO order.
-        T* h = at(head_);
-        out.emplace(std::move(*h));
-        h->~T();
-        ::new (h) T(std::move(*s->src));
-        head_ = (head_ + 1) % cap_;
-      }
-      s->ok = true;
-      detail::fiber* sg = s->g;
-      lock_.unlock();
-      detail::ready(sg);
+    s_->lock.lock();
+    detail::chan_waiter* wake;
+    if (state::recv_locked(s_.get(), &out, &wake) != detail::op_result::blocked) {
+      s_->lock.unlock();
+      if (wake) detail::parker_wake(*wake->who);
       return out;
     }
-    if (count_ > 0) {
-      T* h = at(head_);
-      out.emplace(std::move(*h));
-      h->~T();
-      head_ = (head_ + 1) % cap_;
-      count_--;
-      lock_.unlock();
-      return out;
-    }
-    if (closed_) {
-      lock_.unlock();
-      return out;
-    }
-    waiter w;
-    w.g = self;
-    w.dst = &out;
-    recvq_.push(&w);
-    detail::park(detail::wait_reason::chan_recv, &unlock_fn, &lock_);
+    std::shared_ptr<state> keep = s_;
+    detail::parker p;
+    detail::parker_init(p);
+    detail::chan_waiter w;
+    w.who = &p;
+    w.elem = &out;
+    keep->block(w, false);
     return out;  // empty when woken by close
+  }
+
+  // Send without blocking: true if v was handed to a receiver or buffered
+  // (v is then moved from), false if the send would block (v untouched).
+  // Throws closed_channel_error on a closed channel. False on a nil channel.
+  bool try_send(T&& v) {
+    if (!s_) return false;
+    s_->lock.lock();
+    detail::chan_waiter* wake;
+    switch (state::send_locked(s_.get(), &v, &wake)) {
+      case detail::op_result::done:
+        s_->lock.unlock();
+        if (wake) detail::parker_wake(*wake->who);
+        return true;
+      case detail::op_result::closed:
+        s_->lock.unlock();
+        throw closed_channel_error("goro::chan::try_send: send on closed channel");
+      case detail::op_result::blocked:
+        break;
+    }
+    s_->lock.unlock();
+    return false;
+  }
+  bool try_send(const T& v) {
+    T copy(v);
+    return try_send(std::move(copy));
+  }
+
+  // Receive without blocking. A closed channel still yields its buffered
+  // values first; `closed` is reported only once it is drained.
+  try_recv_result<T> try_recv() {
+    try_recv_result<T> r{recv_status::not_ready, std::nullopt};
+    if (!s_) return r;
+    s_->lock.lock();
+    detail::chan_waiter* wake;
+    switch (state::recv_locked(s_.get(), &r.value, &wake)) {
+      case detail::op_result::done: r.status = recv_status::ok; break;
+      case detail::op_result::closed: r.status = recv_status::closed; break;
+      case detail::op_result::blocked: break;
+    }
+    s_->lock.unlock();
+    if (wake) detail::parker_wake(*wake->who);
+    return r;
   }
 
   // Close the channel: blocked receivers get std::nullopt, blocked senders
   // get closed_channel_error; buffered values can still be received.
-  // Throws closed_channel_error when already closed.
+  // Throws closed_channel_error when already closed, or on a nil channel.
   void close() {
-    lock_.lock();
-    if (closed_) {
-      lock_.unlock();
-      throw closed_channel_error("goro::chan::close: close of closed channel");
-    }
-    closed_ = true;
-    waiter* all = nullptr;
-    while (waiter* w = recvq_.pop()) { w->next = all; all = w; }
-    while (waiter* w = sendq_.pop()) { w->next = all; all = w; }
-    lock_.unlock();
-    while (all) {
-      // Read next before ready(): once readied, the waiter's fiber may run and
-      // its waiter (on its stack) disappear.
-      waiter* next = all->next;
-      detail::ready(all->g);
-      all = next;
-    }
+    if (!s_) throw closed_channel_error("goro::chan::close: close of nil channel");
+    s_->close();
   }
 
-  std::size_t capacity() const noexcept { return cap_; }
+  std::size_t capacity() const noexcept { return s_ ? s_->cap : 0; }
   // Number of buffered values (a snapshot).
   std::size_t size() const noexcept {
-    lock_.lock();
-    std::size_t n = count_;
-    lock_.unlock();
+    if (!s_) return 0;
+    s_->lock.lock();
+    std::size_t n = s_->count;
+    s_->lock.unlock();
     return n;
   }
 
+  // False for a nil channel.
+  explicit operator bool() const noexcept { return s_ != nullptr; }
+  // Handles are equal when they refer to the same channel (or both are nil).
+  friend bool operator==(const chan& a, const chan& b) noexcept { return a.s_ == b.s_; }
+
+  // `for (auto v : ch)` receives until the channel is closed and drained.
+  class iterator {
+   public:
+    using iterator_category = std::input_iterator_tag;
+    using value_type = T;
+    using difference_type = std::ptrdiff_t;
+    using pointer = T*;
+    using reference = T&;
+
+    iterator() = default;
+    T& operator*() noexcept { return *v_; }
+    T* operator->() noexcept { return &*v_; }
+    iterator& operator++() {
+      v_ = c_->recv();
+      if (!v_) c_ = nullptr;
+      return *this;
+    }
+    void operator++(int) { ++*this; }
+    friend bool operator==(const iterator& a, const iterator& b) noexcept { return a.c_ == b.c_; }
+
+   private:
+    friend class chan;
+    explicit iterator(chan* c) : c_(c) { ++*this; }
+    chan* c_ = nullptr;
+    std::optional<T> v_;
+  };
+  iterator begin() { return iterator(this); }
+  iterator end() noexcept { return iterator(); }
+
+  // For goro::select.
+  detail::chan_core* core() const noexcept { return s_.get(); }
+
  private:
-  struct waiter {
-    detail::fiber* g = nullptr;
-    T* src = nullptr;                 // sender: the value to hand over
-    std::optional<T>* dst = nullptr;  // receiver: where to put it
-    bool ok = false;                  // set by the partner under the lock
-    waiter* next = nullptr;
-  };
-  struct wait_queue {
-    waiter* head = nullptr;
-    waiter* tail = nullptr;
-    void push(waiter* w) {
-      w->next = nullptr;
-      if (tail) tail->next = w; else head = w;
-      tail = w;
+  template <class I>
+  static std::size_t checked(I capacity) {
+    if constexpr (std::is_signed_v<I>) {
+      if (capacity < 0) throw std::invalid_argument("goro::chan: negative capacity");
     }
-    waiter* pop() {
-      waiter* w = head;
-      if (w) {
-        head = w->next;
-        if (!head) tail = nullptr;
-      }
-      return w;
-    }
-  };
-  struct slot {
-    alignas(T) unsigned char bytes[sizeof(T)];
-  };
+    return static_cast<std::size_t>(capacity);
+  }
 
-  static void unlock_fn(void* l) { static_cast<detail::spinlock*>(l)->unlock(); }
-  T* at(std::size_t i) const noexcept { return std::launder(reinterpret_cast<T*>(buf_[i % cap_].bytes)); }
-
-  mutable detail::spinlock lock_;
-  const std::size_t cap_;
-  slot* const buf_;
-  std::size_t head_ = 0;   // index of the oldest buffered value
-  std::size_t count_ = 0;  // buffered values
-  bool closed_ = false;
-  wait_queue sendq_;
-  wait_queue recvq_;
+  std::shared_ptr<state> s_;
 };
 
 }  // namespace goro

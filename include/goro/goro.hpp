@@ -5,5 +5,6 @@
 #include "goro/chan.hpp"
 #include "goro/go.hpp"
 #include "goro/runtime.hpp"
+#include "goro/select.hpp"
 #include "goro/sync.hpp"
 #include "goro/this_fiber.hpp"

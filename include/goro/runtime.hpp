@@ -81,4 +81,35 @@ auto run(F&& fn, std::source_location where = std::source_location::current())
   return run(options{}, std::forward<F>(fn), where);
 }
 
+// Tells the runtime that a thread outside it may still wake its fibers
+// (by sending on a channel, closing one, calling wait_group::done, ...), so
+// that fibers all blocked on such a thread are not reported as a deadlock.
+// Create it in a fiber, hand it to the thread, and destroy it when the
+// thread is done with the runtime's fibers; dropping the last one re-runs
+// the deadlock check. run() does not return (nor free the runtime) while one
+// exists, so a keep_alive must not outlive the work it stands for.
+class keep_alive {
+ public:
+  keep_alive() : rt_(detail::keep_alive_acquire()) {}
+  keep_alive(keep_alive&& o) noexcept : rt_(std::exchange(o.rt_, nullptr)) {}
+  keep_alive& operator=(keep_alive&& o) noexcept {
+    if (this != &o) {
+      reset();
+      rt_ = std::exchange(o.rt_, nullptr);
+    }
+    return *this;
+  }
+  keep_alive(const keep_alive&) = delete;
+  keep_alive& operator=(const keep_alive&) = delete;
+  ~keep_alive() { reset(); }
+
+  // Drop the reference early.
+  void reset() noexcept {
+    if (rt_) detail::keep_alive_release(std::exchange(rt_, nullptr));
+  }
+
+ private:
+  void* rt_;
+};
+
 }  // namespace goro

@@ -16,7 +16,8 @@ namespace goro {
 // the fiber whose done() released it is still inside done().
 // A negative counter is a fatal error (the state is corrupt): it prints
 // "goro: fatal: goro::wait_group::add: negative counter" and aborts.
-// add/done may be called from any fiber; wait must be called from a fiber.
+// add/done/wait may be called from fibers and from threads outside the
+// runtime (wait then blocks the thread).
 class wait_group {
  public:
   wait_group() = default;
@@ -35,7 +36,7 @@ class wait_group {
 
  private:
   struct waiter {
-    detail::fiber* g;
+    detail::parker p;
     waiter* next;
   };
   static void unlock_fn(void* l);

@@ -2,12 +2,14 @@
 // yield, park/ready, and leaving/re-entering the scheduler around blocking
 // calls (Go's gopark / goready / Gosched / goexit / entersyscallblock /
 // exitsyscall).
+#include <cerrno>
 #include <mutex>
 #include <stdexcept>
 
 #include "debug/fatal.hpp"
 #include "goro/blocking.hpp"
 #include "goro/this_fiber.hpp"
+#include "sched/futex.hpp"
 #include "sched/sched.hpp"
 
 namespace goro::rt {
@@ -80,11 +82,75 @@ void ready(fiber* g) noexcept {
     // The readied G runs next on this P, inheriting the time slice (a
     // producer and consumer then ping-pong on one P with warm caches).
     runq_put(m->p, g, true);
-  } else {
+    wakep(rt);
+    return;
+  }
+  // From a thread outside this runtime (or without a P). Once g is queued
+  // it may run and finish, and the runtime end, before wakep returns: the
+  // in-flight count keeps run() from freeing the runtime under us.
+  // seq_cst/release: run() waits with an acquire load for zero after every
+  // fiber (including g) has finished, so it sees our increment.
+  rt->external_inflight.fetch_add(1, std::memory_order_seq_cst);
+  {
     std::lock_guard<mutex> l(rt->lock);
     globrunq_put(rt, g);
   }
   wakep(rt);
+  rt->external_inflight.fetch_sub(1, std::memory_order_release);
+}
+
+void parker_init(parker& p) noexcept {
+  M* m = current_m();
+  // A fiber parks only if it holds a P; inside goro::blocking (no P) it
+  // blocks its thread like a thread outside the runtime.
+  p.g = (m != nullptr && m->curg != nullptr && m->p != nullptr) ? m->curg : nullptr;
+}
+
+void parker_block(parker& p, wait_reason why, void (*unlock)(void*), void* arg) {
+  if (p.g != nullptr) {
+    park(why, unlock, arg);
+    return;
+  }
+  unlock(arg);
+  // acquire: pairs with parker_wake's release store, so the waker's writes
+  // (the value handed over, the select case) are visible after we return.
+  while (p.woken.load(std::memory_order_acquire) == 0) {
+    int err = futex_wait(&p.woken, 0, nullptr);
+    if (err != 0 && err != EAGAIN && err != EINTR) fatal("goro::detail::parker_block", "futex wait failed");
+  }
+}
+
+void parker_wake(parker& p) noexcept {
+  if (p.g != nullptr) {
+    ready(p.g);
+    return;
+  }
+  // The blocked thread may return (and p vanish with its stack frame) as
+  // soon as it sees the store; the futex wake only uses the address, which
+  // stays mapped (a thread's stack outlives this call; a stale wake-up on
+  // reused memory is a spurious wake-up, which futex waiters tolerate).
+  p.woken.store(1, std::memory_order_release);
+  futex_wake(&p.woken, 1);
+}
+
+void* keep_alive_acquire() {
+  M* m = current_m();
+  if (m == nullptr || m->curg == nullptr)
+    throw std::logic_error("goro::keep_alive: must be created in a fiber of a goro runtime");
+  // relaxed: checkdead reads it under rt->lock after every M went idle; the
+  // creating fiber is running, so no M is idle-checking concurrently with a
+  // 0 -> 1 change that matters.
+  m->rt->external_refs.fetch_add(1, std::memory_order_relaxed);
+  return m->rt;
+}
+
+void keep_alive_release(void* r) noexcept {
+  runtime* rt = static_cast<runtime*>(r);
+  std::lock_guard<mutex> l(rt->lock);
+  // Under the lock so that checkdead sees either the reference or our
+  // check below, never neither; and so that run(), which waits under the
+  // lock for the count to reach zero, frees nothing before we are done.
+  if (rt->external_refs.fetch_sub(1, std::memory_order_relaxed) == 1) checkdead(rt);
 }
 
 void enter_blocking() {
@@ -126,10 +192,16 @@ const char* to_string(wait_reason r) noexcept {
     case wait_reason::chan_send: return "chan send";
     case wait_reason::chan_recv: return "chan receive";
     case wait_reason::chan_send_nil: return "chan send (nil chan)";
+    case wait_reason::chan_recv_nil: return "chan receive (nil chan)";
+    case wait_reason::select: return "select";
+    case wait_reason::select_no_cases: return "select (no cases)";
     case wait_reason::wait_group: return "wait group";
     case wait_reason::semaphore: return "semaphore";
-    case wait_reason::select: return "select";
     case wait_reason::mutex: return "mutex";
+    case wait_reason::rwmutex_read: return "shared_mutex (shared)";
+    case wait_reason::rwmutex_write: return "shared_mutex (exclusive)";
+    case wait_reason::cond: return "condition variable";
+    case wait_reason::once: return "call_once";
     case wait_reason::sleep: return "sleep";
     case wait_reason::io: return "IO wait";
   }

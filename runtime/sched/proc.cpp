@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -12,6 +13,7 @@
 #include <numeric>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "debug/fatal.hpp"
 #include "goro/runtime.hpp"
@@ -184,6 +186,17 @@ void run_main(const options& opts, void (*fn)(void*), void* arg, std::source_loc
     }
     if (!t.joinable()) break;
     t.join();
+  }
+  // Threads outside the runtime may still be inside ready() or hold a
+  // keep_alive (a misuse we tolerate by waiting: they must drop it soon).
+  for (;;) {
+    {
+      std::lock_guard<mutex> l(rt->lock);
+      if (rt->external_refs.load(std::memory_order_relaxed) == 0 &&
+          rt->external_inflight.load(std::memory_order_acquire) == 0)
+        break;
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(50));
   }
   remove_altstack(m0);
   set_current_m(nullptr);

@@ -43,6 +43,8 @@ struct runtime {
   std::atomic<std::int32_t> nmspinning{0};  // Ms with spinning = true
   std::atomic<std::int64_t> live{0};        // Gs not dead; 0 ends the runtime
   std::atomic<std::uint64_t> goidgen{0};
+  std::atomic<std::int32_t> external_refs{0};  // live goro::keep_alive objects
+  std::atomic<std::int32_t> external_inflight{0};  // ready() calls from outside, in progress
 
   // ---- immutable after start ----------------------------------------------
   std::vector<std::unique_ptr<P>> allp;

@@ -45,13 +45,12 @@ void wait_group::add(std::int64_t delta) {
   lock_.unlock();
   while (list) {
     waiter* next = list->next;  // before ready(): the waiter's stack may vanish
-    detail::ready(list->g);
+    detail::parker_wake(list->p);
     list = next;
   }
 }
 
 void wait_group::wait() {
-  detail::fiber* self = detail::current_fiber();
   // acquire: pairs with the release of the add() that dropped the counter.
   std::uint64_t s = state_.load(std::memory_order_acquire);
   for (;;) {
@@ -64,9 +63,10 @@ void wait_group::wait() {
     lock_.unlock();
     return;
   }
-  waiter me{self, waiters_};
+  waiter me{{}, waiters_};
+  detail::parker_init(me.p);
   waiters_ = &me;
-  detail::park(detail::wait_reason::wait_group, &unlock_fn, &lock_);
+  detail::parker_block(me.p, detail::wait_reason::wait_group, &unlock_fn, &lock_);
 }
 
 }  // namespace goro

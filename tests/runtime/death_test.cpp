@@ -74,15 +74,4 @@ TEST_F(Death, NegativeWaitGroupCounter) {
                "goro::wait_group::add: negative counter");
 }
 
-TEST_F(Death, ChannelDestroyedWithWaitersIsFatal) {
-  EXPECT_DEATH(goro::run({.procs = 1},
-                         [] {
-                           auto* c = new goro::chan<int>;
-                           goro::go([c] { c->recv(); });
-                           goro::this_fiber::yield();  // the receiver parks
-                           delete c;
-                         }),
-               "channel destroyed while fibers are blocked on it");
-}
-
 }  // namespace

@@ -3,6 +3,7 @@
 // behind these pointers live in runtime/ and are not installed.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <source_location>
@@ -25,10 +26,16 @@ enum class wait_reason : std::uint8_t {
   chan_send,
   chan_recv,
   chan_send_nil,
+  chan_recv_nil,
+  select,
+  select_no_cases,
   wait_group,
   semaphore,
-  select,
   mutex,
+  rwmutex_read,
+  rwmutex_write,
+  cond,
+  once,
   sleep,
   io,
 };
@@ -67,8 +74,41 @@ std::uint64_t fiber_id(const fiber* g) noexcept;
 // that `unlock` releases) can never resume it before it has stopped.
 void park(wait_reason why, void (*unlock)(void* arg), void* arg);
 
-// Make a parked fiber runnable. Callable from a fiber of the same runtime.
+// Make a parked fiber runnable. Callable from any thread: from a fiber of
+// the same runtime it goes to that P's runnext, otherwise to the global
+// queue.
 void ready(fiber* g) noexcept;
+
+// --- parker: a blocked party, fiber or thread ------------------------------
+// Channels and sync primitives queue parkers, so the same code serves a
+// fiber (which parks, leaving its thread to run other fibers) and an OS
+// thread outside any runtime, or a fiber inside goro::blocking (which
+// blocks its thread on a futex). A parker lives on the blocked party's
+// stack and is valid until parker_block returns.
+struct parker {
+  fiber* g = nullptr;  // null: block the thread
+  // select: the first waker to move this from 0 to 1 owns the wake-up;
+  // later ones skip this parker's other queue entries. acq_rel on the
+  // winning CAS orders the winner's writes before the blocked party's
+  // reads after it wakes (the wake itself also orders them).
+  std::atomic<std::uint32_t> claimed{0};
+  std::atomic<std::uint32_t> woken{0};  // threads: the futex word
+  void* fired = nullptr;  // select: which queue entry won (written by the claimer)
+};
+// Set p.g to the calling fiber if it may park, else leave it null.
+void parker_init(parker& p) noexcept;
+// Block until parker_wake(p). `unlock(arg)` is called once the party can
+// no longer miss the wake-up (for a fiber: after it switched out), so a
+// waker that takes the lock `unlock` releases and finds p queued may wake it.
+void parker_block(parker& p, wait_reason why, void (*unlock)(void* arg), void* arg);
+// Wake a party blocked (or about to block) in parker_block. Exactly once.
+void parker_wake(parker& p) noexcept;
+
+// --- keep-alive --------------------------------------------------------------
+// While one exists, the deadlock check is off for that runtime (a thread
+// outside it may still wake its fibers). Returns an opaque handle.
+void* keep_alive_acquire();
+void keep_alive_release(void* rt) noexcept;
 
 // Print "goro: fatal: where: what" and abort (misuse that cannot be reported
 // by an exception because state would be left corrupt).

@@ -1,0 +1,177 @@
+// The type-independent channel operations: blocking on a queue, close, and
+// the select engine (Go's selectgo).
+//
+// select in three passes, as in Go:
+//  1. Lock every channel of the select (each once, in address order: two
+//     selects locking overlapping sets can never wait on each other), then
+//     try the cases in a random order; the first ready one completes.
+//  2. None ready (and no default): queue one waiter per case, all sharing one
+//     parker, and block; the locks are released only once the blocked party
+//     can no longer miss a wake-up.
+//  3. A partner (or close) claims the parker with a CAS on parker::claimed,
+//     completes that case and wakes us; partners on the other channels find
+//     the claim taken and skip our entries. Once awake we lock everything
+//     again and take our remaining entries off the other queues.
+#include <cerrno>
+#include <cstdint>
+
+#include "debug/fatal.hpp"
+#include "goro/detail/chan_core.hpp"
+#include "sched/sched.hpp"
+
+namespace goro::detail {
+
+bool chan_core::block(chan_waiter& w, bool is_send) {
+  (is_send ? sendq : recvq).push(&w);
+  parker_block(*w.who, is_send ? wait_reason::chan_send : wait_reason::chan_recv, &unlock_fn, this);
+  // Written by the partner before it woke us (ordered by the wake-up).
+  return w.ok;
+}
+
+void chan_core::close() {
+  lock.lock();
+  if (closed) {
+    lock.unlock();
+    throw closed_channel_error("goro::chan::close: close of closed channel");
+  }
+  closed = true;
+  // Collect every party to wake; wake them only after unlocking.
+  chan_waiter* all = nullptr;
+  while (chan_waiter* w = recvq.pop()) {
+    w->ok = false;
+    w->next = all;
+    all = w;
+  }
+  while (chan_waiter* w = sendq.pop()) {
+    w->ok = false;
+    w->next = all;
+    all = w;
+  }
+  lock.unlock();
+  while (all) {
+    // Read next first: once woken, the waiter (on its owner's stack) may go.
+    chan_waiter* next = all->next;
+    parker_wake(*all->who);
+    all = next;
+  }
+}
+
+namespace {
+
+void no_unlock(void*) noexcept {}
+
+std::uint32_t random_u32() noexcept {
+  if (rt::M* m = rt::current_m()) return rt::fastrand(m);
+  // A thread outside the runtime: its own xorshift state.
+  thread_local std::uint64_t x = reinterpret_cast<std::uintptr_t>(&x) * 0x9E3779B97F4A7C15ULL | 1;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  return static_cast<std::uint32_t>((x * 0x2545F4914F6CDD1DULL) >> 32);
+}
+
+struct locked_set {
+  select_case* cases;
+  const std::uint32_t* order;  // lock order: case indexes sorted by channel address
+  std::uint32_t n;             // entries in order (nil cases left out)
+
+  void lock() const noexcept {
+    chan_core* last = nullptr;
+    for (std::uint32_t k = 0; k < n; k++) {
+      chan_core* c = cases[order[k]].c;
+      if (c != last) c->lock.lock();  // a channel in several cases: lock once
+      last = c;
+    }
+  }
+  void unlock() const noexcept {
+    // Reverse order; each channel once.
+    for (std::uint32_t k = n; k-- > 0;) {
+      chan_core* c = cases[order[k]].c;
+      if (k == 0 || cases[order[k - 1]].c != c) c->lock.unlock();
+    }
+  }
+  static void unlock_fn(void* s) noexcept { static_cast<const locked_set*>(s)->unlock(); }
+};
+
+}  // namespace
+
+[[noreturn]] void block_forever(wait_reason why) {
+  parker p;
+  parker_init(p);
+  parker_block(p, why, &no_unlock, nullptr);
+  rt::fatal("goro::detail::block_forever", "woken from a wait that has no waker");
+}
+
+int select_impl(select_case* cases, chan_waiter* waiters, std::uint32_t* scratch, std::uint32_t n,
+                bool has_default) {
+  std::uint32_t* poll = scratch;       // random permutation of the cases
+  std::uint32_t* order = scratch + n;  // non-nil cases by channel address
+  std::uint32_t nlock = 0;
+  for (std::uint32_t i = 0; i < n; i++) {
+    // Inside-out Fisher-Yates.
+    const std::uint32_t j = static_cast<std::uint32_t>((std::uint64_t(random_u32()) * (i + 1)) >> 32);
+    poll[i] = poll[j];
+    poll[j] = i;
+    if (cases[i].c == nullptr) continue;
+    // Insertion sort by address (selects are small).
+    std::uint32_t k = nlock++;
+    while (k > 0 && cases[order[k - 1]].c > cases[i].c) {
+      order[k] = order[k - 1];
+      k--;
+    }
+    order[k] = i;
+  }
+  if (nlock == 0) {
+    if (has_default) return -1;
+    block_forever(wait_reason::select_no_cases);
+  }
+  const locked_set locks{cases, order, nlock};
+
+  // Pass 1: a case ready now.
+  locks.lock();
+  for (std::uint32_t k = 0; k < n; k++) {
+    const std::uint32_t i = poll[k];
+    select_case& sc = cases[i];
+    if (sc.c == nullptr) continue;
+    chan_waiter* wake = nullptr;
+    const op_result r = sc.is_send ? sc.c->ops->send(sc.c, sc.elem, &wake) : sc.c->ops->recv(sc.c, sc.elem, &wake);
+    if (r == op_result::blocked) continue;
+    locks.unlock();
+    if (wake) parker_wake(*wake->who);
+    if (r == op_result::closed && sc.is_send) throw closed_channel_error("goro::select: send on closed channel");
+    return static_cast<int>(i);
+  }
+  if (has_default) {
+    locks.unlock();
+    return -1;
+  }
+
+  // Pass 2: wait on every case at once.
+  parker p;
+  parker_init(p);
+  for (std::uint32_t k = 0; k < nlock; k++) {
+    const std::uint32_t i = order[k];
+    chan_waiter& w = waiters[i];
+    w.who = &p;
+    w.elem = cases[i].elem;
+    w.in_select = true;
+    w.ok = false;
+    w.case_index = i;
+    (cases[i].is_send ? cases[i].c->sendq : cases[i].c->recvq).push(&w);
+  }
+  parker_block(p, wait_reason::select, &locked_set::unlock_fn, const_cast<locked_set*>(&locks));
+
+  // Pass 3: the claimer set p.fired; take our other entries off their queues.
+  auto* fired = static_cast<chan_waiter*>(p.fired);
+  locks.lock();
+  for (std::uint32_t k = 0; k < nlock; k++) {
+    const std::uint32_t i = order[k];
+    (cases[i].is_send ? cases[i].c->sendq : cases[i].c->recvq).remove(&waiters[i]);
+  }
+  locks.unlock();
+  const std::uint32_t i = fired->case_index;
+  if (cases[i].is_send && !fired->ok) throw closed_channel_error("goro::select: channel closed while sending");
+  return static_cast<int>(i);
+}
+
+}  // namespace goro::detail
