@@ -1,13 +1,218 @@
-// Fiber synchronisation: wait_group (Go's sync.WaitGroup).
+// Fiber synchronisation (Go's sync package): mutex, shared_mutex,
+// condition_variable, once_flag/call_once, semaphore, wait_group.
+//
+// Every primitive parks a waiting fiber (its thread goes on running other
+// fibers) and may also be used from threads outside the runtime, or inside
+// goro::blocking, where waiting blocks the thread. mutex and shared_mutex
+// meet Lockable / SharedLockable, so std::lock_guard, std::unique_lock,
+// std::scoped_lock and std::shared_lock work with them.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <mutex>
+#include <utility>
 
 #include "goro/detail/runtime_api.hpp"
 #include "goro/detail/spinlock.hpp"
 
 namespace goro {
+
+namespace detail {
+
+// A counting semaphore with a FIFO of blocked parties (Go's runtime
+// semaphore behind sync.Mutex). release() hands its token straight to the
+// oldest waiter when there is one.
+class sema {
+ public:
+  sema() = default;
+  explicit sema(std::uint64_t tokens) noexcept : tokens_(tokens) {}
+  sema(const sema&) = delete;
+  sema& operator=(const sema&) = delete;
+  ~sema();
+
+  // Take a token, blocking while there is none. `lifo`: queue at the front
+  // (a waiter that already waited once goes first).
+  void acquire(wait_reason why, bool lifo = false);
+  bool try_acquire() noexcept;
+  // Give n tokens: one to each of the oldest waiters, the rest to the pool.
+  void release(std::uint64_t n = 1) noexcept;
+
+ private:
+  struct waiter {
+    parker p;
+    waiter* next = nullptr;
+  };
+  static void unlock_fn(void* l) noexcept;
+
+  spinlock lock_;
+  std::uint64_t tokens_ = 0;  // under lock_
+  waiter* head_ = nullptr;    // under lock_
+  waiter* tail_ = nullptr;
+};
+
+}  // namespace detail
+
+// A fiber mutex (Go's sync.Mutex). Uncontended lock and unlock are one
+// atomic operation each. Contended, a waiter spins briefly, then parks.
+// Normal mode lets a running fiber barge ahead of woken waiters (fast);
+// a waiter that has waited more than 1 ms switches the mutex to starvation
+// mode, where unlock hands it directly to the oldest waiter (FIFO) until
+// the queue drains or a waiter got it quickly.
+//
+// Not recursive. May be unlocked by a fiber other than the one that locked
+// it (as in Go). Unlocking an unlocked mutex prints
+// "goro: fatal: goro::mutex::unlock: unlock of unlocked mutex" and aborts
+// (the state is corrupt by then, as in Go).
+class mutex {
+ public:
+  mutex() = default;
+  mutex(const mutex&) = delete;
+  mutex& operator=(const mutex&) = delete;
+
+  void lock() {
+    std::uint32_t unlocked = 0;
+    // acquire: the critical section sees the previous owner's writes.
+    if (state_.compare_exchange_strong(unlocked, locked_bit, std::memory_order_acquire, std::memory_order_relaxed))
+      return;
+    lock_slow();
+  }
+
+  bool try_lock() noexcept {
+    std::uint32_t old = state_.load(std::memory_order_relaxed);
+    for (;;) {
+      if (old & (locked_bit | starving_bit)) return false;
+      if (state_.compare_exchange_weak(old, old | locked_bit, std::memory_order_acquire, std::memory_order_relaxed))
+        return true;
+    }
+  }
+
+  void unlock() {
+    // release: publish the critical section to the next owner.
+    const std::uint32_t s = state_.fetch_sub(locked_bit, std::memory_order_release) - locked_bit;
+    if (s != 0) unlock_slow(s);
+  }
+
+ private:
+  friend class shared_mutex;
+  static constexpr std::uint32_t locked_bit = 1;
+  static constexpr std::uint32_t woken_bit = 2;     // a waiter is awake and competing: unlock wakes nobody
+  static constexpr std::uint32_t starving_bit = 4;  // FIFO hand-off mode
+  static constexpr std::uint32_t waiter_shift = 3;  // the rest: parked waiters
+  void lock_slow();
+  void unlock_slow(std::uint32_t s);
+
+  std::atomic<std::uint32_t> state_{0};
+  detail::sema sema_;
+};
+
+// A reader/writer fiber mutex (Go's sync.RWMutex), writer-preferring: once
+// a writer waits, new readers wait behind it, so writers cannot starve.
+// Readers hold it together. Unlocking what is not held is a fatal error.
+class shared_mutex {
+ public:
+  shared_mutex() = default;
+  shared_mutex(const shared_mutex&) = delete;
+  shared_mutex& operator=(const shared_mutex&) = delete;
+
+  void lock();
+  bool try_lock();
+  void unlock();
+  void lock_shared();
+  bool try_lock_shared() noexcept;
+  void unlock_shared();
+
+ private:
+  static constexpr std::int32_t max_readers = 1 << 30;
+  mutex writer_;                          // writers queue here, one at a time
+  detail::sema writer_sem_;               // the writer waits for departing readers
+  detail::sema reader_sem_;               // readers wait for the writer
+  std::atomic<std::int32_t> readers_{0};  // active readers; minus max_readers while a writer holds or waits
+  std::atomic<std::int32_t> departing_{0};  // readers the waiting writer still waits for
+};
+
+// A condition variable for fibers, usable with any BasicLockable (like
+// std::condition_variable_any): goro::mutex, std::unique_lock<goro::mutex>,
+// ... notify_one wakes the oldest waiter; notify_all wakes every current
+// waiter once. No spurious wake-ups, but use the predicate overload anyway:
+// another fiber may change the state between the notify and the re-lock.
+class condition_variable {
+ public:
+  condition_variable() = default;
+  condition_variable(const condition_variable&) = delete;
+  condition_variable& operator=(const condition_variable&) = delete;
+  ~condition_variable();
+
+  void notify_one() noexcept;
+  void notify_all() noexcept;
+
+  template <class Lock>
+  void wait(Lock& lock) {
+    wait_impl([](void* l) { static_cast<Lock*>(l)->unlock(); }, &lock);
+    lock.lock();
+  }
+  template <class Lock, class Pred>
+  void wait(Lock& lock, Pred pred) {
+    while (!pred()) wait(lock);
+  }
+
+ private:
+  struct waiter {
+    detail::parker p;
+    waiter* next = nullptr;
+  };
+  // Queue the caller, release the user's lock, block.
+  void wait_impl(void (*unlock)(void*), void* lock);
+  static void unlock_fn(void* l) noexcept;
+
+  detail::spinlock lock_;
+  waiter* head_ = nullptr;  // FIFO, under lock_
+  waiter* tail_ = nullptr;
+};
+
+// Go's sync.Once with std::call_once's rules: the first caller runs fn;
+// concurrent callers wait until it has finished. If fn throws, the
+// exception reaches its caller and the flag stays unset: a later (or a
+// waiting) caller runs its own fn.
+class once_flag {
+ public:
+  once_flag() = default;
+  once_flag(const once_flag&) = delete;
+  once_flag& operator=(const once_flag&) = delete;
+
+ private:
+  template <class F, class... A>
+  friend void call_once(once_flag& flag, F&& fn, A&&... args);
+  std::atomic<bool> done_{false};
+  mutex m_;
+};
+
+template <class F, class... A>
+void call_once(once_flag& flag, F&& fn, A&&... args) {
+  // acquire: pairs with the release below; what fn wrote is visible.
+  if (flag.done_.load(std::memory_order_acquire)) return;
+  std::lock_guard<mutex> l(flag.m_);
+  if (flag.done_.load(std::memory_order_relaxed)) return;  // under m_: ordered by it
+  std::invoke(std::forward<F>(fn), std::forward<A>(args)...);
+  flag.done_.store(true, std::memory_order_release);
+}
+
+// A counting semaphore: acquire takes a unit (parking while there is none),
+// release returns units, waking the oldest waiters first.
+class semaphore {
+ public:
+  explicit semaphore(std::uint64_t initial = 0) noexcept : s_(initial) {}
+  semaphore(const semaphore&) = delete;
+  semaphore& operator=(const semaphore&) = delete;
+
+  void acquire() { s_.acquire(detail::wait_reason::semaphore); }
+  bool try_acquire() noexcept { return s_.try_acquire(); }
+  void release(std::uint64_t n = 1) noexcept { s_.release(n); }
+
+ private:
+  detail::sema s_;
+};
 
 // Waits for a collection of fibers to finish: add(n) before starting work,
 // done() when each piece ends, wait() blocks until the counter is zero.

@@ -74,4 +74,50 @@ TEST_F(Death, NegativeWaitGroupCounter) {
                "goro::wait_group::add: negative counter");
 }
 
+TEST_F(Death, UnlockOfUnlockedMutex) {
+  EXPECT_DEATH(goro::run({.procs = 1},
+                         [] {
+                           goro::mutex m;
+                           m.lock();
+                           m.unlock();
+                           m.unlock();
+                         }),
+               "goro::mutex::unlock: unlock of unlocked mutex");
+}
+
+TEST_F(Death, UnlockOfUnlockedSharedMutex) {
+  EXPECT_DEATH(goro::run({.procs = 1},
+                         [] {
+                           goro::shared_mutex m;
+                           m.unlock_shared();
+                         }),
+               "unlock of unlocked shared_mutex");
+  EXPECT_DEATH(goro::run({.procs = 1},
+                         [] {
+                           goro::shared_mutex m;
+                           m.unlock();
+                         }),
+               "unlock of unlocked shared_mutex");
+}
+
+TEST_F(Death, DeadlockReportNamesMutexWaits) {
+  EXPECT_DEATH(goro::run({.procs = 2},
+                         [] {
+                           goro::mutex a, b;
+                           goro::wait_group both;
+                           both.add(2);
+                           goro::go([&] {
+                             a.lock();
+                             both.done();
+                             both.wait();
+                             b.lock();
+                           });
+                           b.lock();
+                           both.done();
+                           both.wait();
+                           a.lock();
+                         }),
+               "all fibers are asleep - deadlock!(.|\n)*\[mutex\](.|\n)*\[mutex\]");
+}
+
 }  // namespace

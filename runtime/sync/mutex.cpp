@@ -1,0 +1,174 @@
+// goro::mutex and goro::shared_mutex: the slow paths.
+//
+// mutex follows the design of Go's sync.Mutex (state word: locked, woken,
+// starving, waiter count; a runtime semaphore to park on):
+//  - Normal mode: waiters queue FIFO, but a woken waiter competes with
+//    fibers arriving right now, which usually win (they are running and
+//    hot). A waiter that loses goes back to the front of the queue.
+//  - A waiter that has waited more than 1 ms sets the starving bit. In
+//    starvation mode unlock hands the mutex to the oldest waiter directly;
+//    arrivals do not try to take it and queue at the back. The last waiter,
+//    or one that waited less than 1 ms, switches back to normal mode.
+#include <chrono>
+
+#include "debug/fatal.hpp"
+#include "goro/sync.hpp"
+#include "goro/this_fiber.hpp"
+#include "sched/sched.hpp"
+
+namespace goro {
+
+namespace {
+
+constexpr auto starvation_threshold = std::chrono::milliseconds(1);
+
+// Spin only when it may pay off: a few rounds, on a multi-P runtime, and
+// only while this P has nothing else to run (Go's sync_runtime_canSpin).
+bool can_spin(int iter) noexcept {
+  if (iter >= 4) return false;
+  rt::M* m = rt::current_m();
+  return m != nullptr && m->p != nullptr && m->rt->procs > 1 && !m->p->has_work();
+}
+
+void spin() noexcept {
+  for (int i = 0; i < 30; i++) detail::cpu_relax();
+}
+
+}  // namespace
+
+void mutex::lock_slow() {
+  using clock = std::chrono::steady_clock;
+  clock::time_point wait_start{};
+  bool waited = false;    // queued at least once: requeue at the front
+  bool starving = false;  // we have waited past the threshold
+  bool awoke = false;     // we own the woken bit
+  int iter = 0;
+  std::uint32_t old = state_.load(std::memory_order_relaxed);
+  for (;;) {
+    if ((old & (locked_bit | starving_bit)) == locked_bit && can_spin(iter)) {
+      // Tell unlock not to wake anybody: we are awake and about to take it.
+      if (!awoke && !(old & woken_bit) && (old >> waiter_shift) != 0 &&
+          state_.compare_exchange_weak(old, old | woken_bit, std::memory_order_relaxed))
+        awoke = true;
+      spin();
+      iter++;
+      old = state_.load(std::memory_order_relaxed);
+      continue;
+    }
+    std::uint32_t next = old;
+    if (!(old & starving_bit)) next |= locked_bit;  // a starving mutex goes to the queue's head, not to us
+    if (old & (locked_bit | starving_bit)) next += 1u << waiter_shift;
+    if (starving && (old & locked_bit)) next |= starving_bit;
+    if (awoke) {
+      if (!(next & woken_bit)) rt::fatal("goro::mutex::lock", "inconsistent mutex state");
+      next &= ~woken_bit;
+    }
+    // acquire: when this takes the lock, see the previous owner's writes.
+    if (!state_.compare_exchange_weak(old, next, std::memory_order_acquire, std::memory_order_relaxed)) continue;
+    if (!(old & (locked_bit | starving_bit))) return;  // locked it
+
+    const bool lifo = waited;
+    if (!waited) {
+      wait_start = clock::now();
+      waited = true;
+    }
+    sema_.acquire(detail::wait_reason::mutex, lifo);
+    starving = starving || clock::now() - wait_start > starvation_threshold;
+    old = state_.load(std::memory_order_relaxed);
+    if (old & starving_bit) {
+      // Handed to us: the state still shows it unlocked, with us counted
+      // as a waiter. Fix both in one step.
+      if ((old & (locked_bit | woken_bit)) || (old >> waiter_shift) == 0)
+        rt::fatal("goro::mutex::lock", "inconsistent mutex state");
+      std::uint32_t delta = locked_bit - (1u << waiter_shift);  // wraps: +locked, -one waiter
+      if (!starving || (old >> waiter_shift) == 1) delta -= starving_bit;  // back to normal mode
+      // acq_rel: ownership came through the semaphore (which ordered the
+      // unlocker's writes); keep later accesses after this update.
+      state_.fetch_add(delta, std::memory_order_acq_rel);
+      return;
+    }
+    awoke = true;
+    iter = 0;
+  }
+}
+
+void mutex::unlock_slow(std::uint32_t s) {
+  if (((s + locked_bit) & locked_bit) == 0) rt::fatal("goro::mutex::unlock", "unlock of unlocked mutex");
+  if (!(s & starving_bit)) {
+    std::uint32_t old = s;
+    for (;;) {
+      // Nobody waits, or a fiber already took the lock, or one is awake
+      // and competing, or the mutex went into starvation mode: done.
+      if ((old >> waiter_shift) == 0 || (old & (locked_bit | woken_bit | starving_bit))) return;
+      const std::uint32_t next = (old - (1u << waiter_shift)) | woken_bit;
+      if (state_.compare_exchange_weak(old, next, std::memory_order_relaxed)) {
+        sema_.release();
+        return;
+      }
+    }
+  }
+  // Starvation mode: the oldest waiter owns the mutex now. Let it run at
+  // once (it went to our runnext) instead of leaving the mutex idle while
+  // we continue.
+  sema_.release();
+  rt::M* m = rt::current_m();
+  if (m != nullptr && m->curg != nullptr && m->p != nullptr) this_fiber::yield();
+}
+
+// ---- shared_mutex (Go's sync.RWMutex) ----------------------------------------
+//
+// readers_ counts active readers; a writer subtracts max_readers, making it
+// negative, so arriving readers see a writer and wait on reader_sem_. The
+// writer then waits for the readers already inside: it adds their number
+// to departing_, and the last of them to leave wakes it.
+
+void shared_mutex::lock_shared() {
+  // acquire: see the writes of the last writer.
+  if (readers_.fetch_add(1, std::memory_order_acquire) < 0)
+    reader_sem_.acquire(detail::wait_reason::rwmutex_read);  // a writer holds or waits
+}
+
+bool shared_mutex::try_lock_shared() noexcept {
+  std::int32_t c = readers_.load(std::memory_order_relaxed);
+  while (c >= 0)
+    if (readers_.compare_exchange_weak(c, c + 1, std::memory_order_acquire, std::memory_order_relaxed)) return true;
+  return false;
+}
+
+void shared_mutex::unlock_shared() {
+  // release: our reads happen before a writer's writes.
+  const std::int32_t r = readers_.fetch_sub(1, std::memory_order_release) - 1;
+  if (r >= 0) return;
+  if (r + 1 == 0 || r + 1 == -max_readers)
+    rt::fatal("goro::shared_mutex::unlock_shared", "unlock of unlocked shared_mutex");
+  // A writer waits for the readers that were inside; the last one wakes it.
+  if (departing_.fetch_sub(1, std::memory_order_acq_rel) - 1 == 0) writer_sem_.release();
+}
+
+void shared_mutex::lock() {
+  writer_.lock();  // one writer at a time
+  // acq_rel: acquire the departed readers' releases; announce the writer.
+  const std::int32_t r = readers_.fetch_sub(max_readers, std::memory_order_acq_rel);
+  if (r != 0 && departing_.fetch_add(r, std::memory_order_acq_rel) + r != 0)
+    writer_sem_.acquire(detail::wait_reason::rwmutex_write);
+}
+
+bool shared_mutex::try_lock() {
+  if (!writer_.try_lock()) return false;
+  std::int32_t none = 0;
+  if (!readers_.compare_exchange_strong(none, -max_readers, std::memory_order_acquire, std::memory_order_relaxed)) {
+    writer_.unlock();
+    return false;
+  }
+  return true;
+}
+
+void shared_mutex::unlock() {
+  // release: our writes happen before the readers we let in.
+  const std::int32_t r = readers_.fetch_add(max_readers, std::memory_order_release) + max_readers;
+  if (r >= max_readers) rt::fatal("goro::shared_mutex::unlock", "unlock of unlocked shared_mutex");
+  reader_sem_.release(static_cast<std::uint64_t>(r));  // readers that arrived meanwhile
+  writer_.unlock();
+}
+
+}  // namespace goro
