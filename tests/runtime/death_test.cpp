@@ -117,7 +117,7 @@ TEST_F(Death, DeadlockReportNamesMutexWaits) {
                            both.wait();
                            a.lock();
                          }),
-               "all fibers are asleep - deadlock!(.|\n)*\[mutex\](.|\n)*\[mutex\]");
+               "all fibers are asleep - deadlock!(.|\n)*\\[mutex\\](.|\n)*\\[mutex\\]");
 }
 
 }  // namespace
