@@ -197,6 +197,35 @@ result chan_mpmc(std::int64_t n) { return mpmc(n, 1024); }
 result chan_unbuffered_mpmc(std::int64_t n) { return mpmc(n, 0); }
 
 // ---------------------------------------------------------------------------
+constexpr int mutex_fibers = 1000;
+
+result mutex_bench(std::int64_t n) {
+  return goro::run({.procs = procs}, [n] {
+    const std::int64_t per = n / mutex_fibers;
+    goro::mutex mu;
+    std::int64_t counter = 0;  // protected by mu only
+    goro::wait_group wg;
+    wg.add(mutex_fibers);
+    auto start = clock_type::now();
+    for (int f = 0; f < mutex_fibers; f++) {
+      goro::go([&] {
+        for (std::int64_t i = 0; i < per; i++) {
+          mu.lock();
+          counter++;
+          mu.unlock();
+        }
+        wg.done();
+      });
+    }
+    wg.wait();
+    double s = since(start);
+    const std::int64_t want = per * mutex_fibers;
+    return result{want, s, s * 1e9 / double(want), "ns/op", counter == want, {},
+                  "counter=" + std::to_string(counter) + " want " + std::to_string(want)};
+  });
+}
+
+// ---------------------------------------------------------------------------
 std::int64_t fib_fork(int k) {
   if (k < 2) return k;
   goro::chan<std::int64_t> ch(1);
@@ -297,7 +326,8 @@ const workload workloads[] = {
      [](std::int64_t n) -> const char* { return n < yield_fibers ? "yield needs n >= 1000" : nullptr; }},
     {"chan_mpmc", 10000000, chan_mpmc, nullptr},
     {"chan_unbuffered_mpmc", 2000000, chan_unbuffered_mpmc, nullptr},
-    {"mutex", 10000000, nullptr, nullptr},
+    {"mutex", 10000000, mutex_bench,
+     [](std::int64_t n) -> const char* { return n < mutex_fibers ? "mutex needs n >= 1000" : nullptr; }},
     {"fib", 27, fib, [](std::int64_t n) -> const char* { return n > 40 ? "fib: k > 40 would run too long" : nullptr; }},
     {"timers", 100000, nullptr, nullptr},
     {"parked_memory", 1000000, parked_memory, nullptr},
