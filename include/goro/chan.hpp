@@ -2,7 +2,9 @@
 //
 // A chan is a handle, like a Go channel value: copies share one channel, a
 // moved-from or `nullptr`-constructed handle is a nil channel. The channel
-// lives as long as any handle to it (or any operation blocked on it).
+// lives as long as any handle to it; a handle may be destroyed while an
+// operation called through it waits (the wait then ends only through
+// another handle).
 //
 // Every operation may be called from a fiber (it parks the fiber when it
 // has to wait) or from a thread outside any runtime, or inside
@@ -172,13 +174,16 @@ class chan {
       case detail::op_result::blocked:
         break;
     }
-    std::shared_ptr<state> keep = s_;  // the channel outlives our wait even if *this goes
+    // Through a raw pointer: *this may be destroyed while we wait; the
+    // channel lives on in the handles that can still wake us (if none is
+    // left, nothing can, and we are never woken).
+    state* st = s_.get();
     detail::parker p;
     detail::parker_init(p);
     detail::chan_waiter w;
     w.who = &p;
     w.elem = &v;
-    if (!keep->block(w, true)) throw closed_channel_error("goro::chan::send: channel closed while sending");
+    if (!st->block(w, true)) throw closed_channel_error("goro::chan::send: channel closed while sending");
   }
 
   // Receive a value, blocking while the channel is empty and open. Returns
@@ -193,13 +198,13 @@ class chan {
       if (wake) detail::parker_wake(*wake->who);
       return out;
     }
-    std::shared_ptr<state> keep = s_;
+    state* st = s_.get();  // see send()
     detail::parker p;
     detail::parker_init(p);
     detail::chan_waiter w;
     w.who = &p;
     w.elem = &out;
-    keep->block(w, false);
+    st->block(w, false);
     return out;  // empty when woken by close
   }
 

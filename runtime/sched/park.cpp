@@ -81,8 +81,14 @@ void ready(fiber* g) noexcept {
   if (m != nullptr && m->rt == rt && m->p != nullptr) {
     // The readied G runs next on this P, inheriting the time slice (a
     // producer and consumer then ping-pong on one P with warm caches).
-    runq_put(m->p, g, true);
-    wakep(rt);
+    P* p = m->p;
+    runq_put(p, g, true);
+    // Wake another M only if this P now has more than that one G (as
+    // Tokio does for its LIFO slot). A lone runnext G runs here as soon as
+    // the current G blocks, which is the usual case (a channel hand-off);
+    // waking an M for it costs a futex round trip and lets a spinner steal
+    // it, splitting the pair across cores.
+    if (p->runq.size() > 1 || !p->conts.empty()) wakep(rt);
     return;
   }
   // From a thread outside this runtime (or without a P). Once g is queued

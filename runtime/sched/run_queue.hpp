@@ -49,8 +49,16 @@ class run_queue {
   template <class Overflow>
   void put(T* g, bool next, Overflow&& overflow) {
     if (next) {
-      // acq_rel: release publishes g's state to a thief that takes it; acquire
-      // pairs with the release of whoever stored the old value.
+      // Thieves only ever change runnext from non-null to null, so when it
+      // is null nobody else can write it: a plain release store (publishing
+      // g's state to whoever takes it) is enough, and saves an atomic RMW
+      // on the channel hand-off path.
+      if (runnext_.load(std::memory_order_relaxed) == nullptr) {
+        runnext_.store(g, std::memory_order_release);
+        return;
+      }
+      // acq_rel: release publishes g; acquire pairs with the release of
+      // whoever stored the old value (a thief may take it meanwhile).
       T* old = runnext_.exchange(g, std::memory_order_acq_rel);
       if (old == nullptr) return;
       g = old;
