@@ -1,6 +1,7 @@
 // goro::run: start a runtime and run the main fiber.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <exception>
 #include <functional>
@@ -23,6 +24,11 @@ struct options {
   // lazily by the kernel). 0 = 256 KiB. Rounded up to whole pages; one more
   // guard page below the stack catches overflows.
   std::size_t stack_size = 0;
+  // sysmon's period (sysmon retakes the P of a blocking call or of a fiber
+  // that ran 10 ms while others wait; see docs/design.md). 0 = the
+  // GORO_SYSMON_TICK_US environment variable if set, else 20 us. Negative:
+  // no sysmon (blocking calls and long-running fibers then keep their P).
+  std::chrono::microseconds sysmon_tick{0};
 };
 
 // What options::procs = 0 resolves to in this process right now.

@@ -32,6 +32,7 @@
 #include <mutex>
 
 #include "debug/fatal.hpp"
+#include "sched/retake.hpp"
 #include "sched/sched.hpp"
 
 namespace goro::rt {
@@ -70,6 +71,7 @@ P* pidleget(runtime* rt) {
     rt->pidle = p->link;
     p->link = nullptr;
     rt->npidle.fetch_sub(1, std::memory_order_seq_cst);
+    sysmon_wake_if_sleeping(rt);  // a P goes busy: sysmon watches again
   }
   return p;
 }
@@ -80,6 +82,7 @@ bool pidleremove(runtime* rt, P* want) {
       *pp = want->link;
       want->link = nullptr;
       rt->npidle.fetch_sub(1, std::memory_order_seq_cst);
+      sysmon_wake_if_sleeping(rt);
       return true;
     }
   }
@@ -92,11 +95,20 @@ void acquirep(M* m, P* p) {
   m->p = p;
   p->m = m;
   p->status = pstatus::running;
+  // A new ownership generation (retake.hpp). Only the acquirer writes own
+  // here; an attempt by sysmon on the old generation fails its CAS.
+  const std::uint64_t gen = (p->own.load(std::memory_order_relaxed) >> 2) + 1;
+  m->p_gen = gen;
+  p->owner.store(m, std::memory_order_relaxed);
+  p->own.store(gen << 2 | own_owned, std::memory_order_release);  // after owner: sysmon reads own, then owner
 }
 
 P* releasep(M* m) {
   P* p = m->p;
   GORO_CHECK(p != nullptr && p->m == m, "M does not hold its P");
+  const std::uint64_t gen = (p->own.load(std::memory_order_relaxed) >> 2) + 1;
+  p->own.store(gen << 2 | own_none, std::memory_order_release);
+  p->owner.store(nullptr, std::memory_order_relaxed);
   p->m = nullptr;
   m->p = nullptr;
   return p;

@@ -2,6 +2,8 @@
 // fibers on theirs, and must hold a P to run fibers.
 #pragma once
 
+#include <atomic>
+
 #include <signal.h>
 
 #include <cstdint>
@@ -25,7 +27,11 @@ struct M {
   context g0;            // the scheduler context on this thread's stack
   thread_slots slots;    // this thread's errno / exception globals
   G* curg = nullptr;     // the fiber running on this M
-  P* p = nullptr;        // the P held (null when idle or in goro::blocking)
+  P* p = nullptr;        // the P held (null when idle, or after sysmon took it)
+  std::uint64_t p_gen = 0;  // the generation of p's ownership word we hold
+  // False while a fiber runs user code on this M (sysmon may then take the
+  // P); true in the runtime and on g0. Written by this M only.
+  std::atomic<bool> in_rt{true};
   P* nextp = nullptr;    // P handed over by startm; read after the note wakes us
   bool spinning = false; // looking for work without having found any (see idle.cpp)
   m_action action = m_action::none;

@@ -5,6 +5,8 @@
 // thieves consume) and link/status while idle (under the sched lock).
 #pragma once
 
+#include <atomic>
+
 #include <cstdint>
 
 #include "sched/run_queue.hpp"
@@ -22,6 +24,17 @@ struct P {
   pstatus status = pstatus::idle;  // under the sched lock while idle; owner's otherwise
   M* m = nullptr;                  // the M holding it
   P* link = nullptr;               // idle list, under the sched lock
+
+  // Ownership word for sysmon's retake (sched/retake.hpp): generation << 2
+  // | state (0 owned, 1 sysmon trying to take it, 2 taken, 3 not owned).
+  // acquirep starts a new generation; the owner M remembers it.
+  std::atomic<std::uint64_t> own{3};
+  std::atomic<M*> owner{nullptr};  // the M of the current generation (for sysmon)
+  // +1 per fiber switched to and per blocking call entered (owner writes,
+  // sysmon reads): unchanged across two sysmon looks = the same fiber or
+  // call is still running.
+  std::atomic<std::uint32_t> switchtick{0};
+  std::atomic<bool> in_syscall{false};  // the owner's fiber is inside goro::blocking
 
   // Scheduler ticks: +1 per scheduling decision that does not inherit a
   // time slice; every 61st checks the global queue first.

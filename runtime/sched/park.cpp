@@ -10,6 +10,7 @@
 #include "goro/blocking.hpp"
 #include "goro/this_fiber.hpp"
 #include "sched/futex.hpp"
+#include "sched/retake.hpp"
 #include "sched/sched.hpp"
 
 namespace goro::rt {
@@ -38,6 +39,7 @@ void fiber_main(transfer_t t) {
   }
   // The fiber may have migrated: read the M afresh.
   m = current_m();
+  enter_runtime(m);
   m->action = m_action::exit;
   switch_context_final(m->g0, g);
 }
@@ -65,7 +67,9 @@ void park(wait_reason why, void (*unlock)(void*), void* arg) {
   M* m = current_m();
   G* g = m ? m->curg : nullptr;
   if (g == nullptr) fatal("goro::detail::park", "called outside a fiber");
-  if (m->p == nullptr) fatal("goro::detail::park", "cannot block inside goro::blocking (the fiber holds no P)");
+  if (g->status.load(std::memory_order_relaxed) == gstatus::syscall)
+    fatal("goro::detail::park", "cannot park inside goro::blocking (the fiber's thread is given away)");
+  enter_runtime(m);  // with or without a P: parking needs none
   g->waitreason = why;
   g->park_unlock = unlock;
   g->park_arg = arg;
@@ -78,19 +82,26 @@ void ready(fiber* g) noexcept {
   runtime* rt = g->rt;
   casgstatus(g, gstatus::waiting, gstatus::runnable, "ready");
   M* m = current_m();
-  if (m != nullptr && m->rt == rt && m->p != nullptr) {
+  // Called from a fiber's code (not from g0, nor inside goro::blocking):
+  // claim the P against sysmon for the duration.
+  const bool from_fiber = m != nullptr && m->rt == rt && !m->in_rt.load(std::memory_order_relaxed) &&
+                          m->curg != nullptr && m->curg->status.load(std::memory_order_relaxed) == gstatus::running;
+  P* p = from_fiber ? enter_runtime(m) : nullptr;
+  if (p != nullptr) {
     // The readied G runs next on this P, inheriting the time slice (a
     // producer and consumer then ping-pong on one P with warm caches).
-    P* p = m->p;
     runq_put(p, g, true);
     // Wake another M only if this P now has more than that one G (as
     // Tokio does for its LIFO slot). A lone runnext G runs here as soon as
     // the current G blocks, which is the usual case (a channel hand-off);
     // waking an M for it costs a futex round trip and lets a spinner steal
     // it, splitting the pair across cores.
+    // sysmon wakes one if such a G waits too long (sysmon.cpp).
     if (p->runq.size() > 1 || !p->conts.empty()) wakep(rt);
+    leave_runtime(m);
     return;
   }
+  if (from_fiber) leave_runtime(m);  // sysmon took our P: use the global queue
   // From a thread outside this runtime (or without a P). Once g is queued
   // it may run and finish, and the runtime end, before wakep returns: the
   // in-flight count keeps run() from freeing the runtime under us.
@@ -107,9 +118,10 @@ void ready(fiber* g) noexcept {
 
 void parker_init(parker& p) noexcept {
   M* m = current_m();
-  // A fiber parks only if it holds a P; inside goro::blocking (no P) it
+  // A fiber parks; inside goro::blocking (its thread is given away) it
   // blocks its thread like a thread outside the runtime.
-  p.g = (m != nullptr && m->curg != nullptr && m->p != nullptr) ? m->curg : nullptr;
+  G* g = m != nullptr ? m->curg : nullptr;
+  p.g = (g != nullptr && g->status.load(std::memory_order_relaxed) == gstatus::running) ? g : nullptr;
 }
 
 void parker_block(parker& p, wait_reason why, void (*unlock)(void*), void* arg) {
@@ -163,12 +175,19 @@ void enter_blocking() {
   M* m = current_m();
   G* g = m ? m->curg : nullptr;
   if (g == nullptr) throw std::logic_error("goro::blocking: must be called from a fiber");
-  if (m->p == nullptr) throw std::logic_error("goro::blocking: already inside goro::blocking");
+  if (g->status.load(std::memory_order_relaxed) == gstatus::syscall)
+    throw std::logic_error("goro::blocking: already inside goro::blocking");
+  // Go's entersyscall: cheap. The P stays with us, marked; sysmon takes it
+  // and hands it to another M if the call lasts (a tick, 20 us, when other
+  // work waits for it; sysmon.cpp).
+  P* p = enter_runtime(m);
   casgstatus(g, gstatus::running, gstatus::syscall, "enter_blocking");
-  P* p = releasep(m);
   g->syscall_oldp = p;
-  // Hand the P on: to an M if there is work, else to the idle list.
-  handoffp(m->rt, p);
+  if (p != nullptr) {
+    p->switchtick.store(p->switchtick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    p->in_syscall.store(true, std::memory_order_relaxed);
+  }
+  leave_runtime(m);
 }
 
 void exit_blocking() {
@@ -177,13 +196,21 @@ void exit_blocking() {
   runtime* rt = m->rt;
   P* oldp = g->syscall_oldp;
   g->syscall_oldp = nullptr;
+  // Fast path: sysmon did not take our P.
+  if (P* p = enter_runtime(m)) {
+    p->in_syscall.store(false, std::memory_order_relaxed);
+    casgstatus(g, gstatus::syscall, gstatus::running, "exit_blocking");
+    leave_runtime(m);
+    return;
+  }
   {
     std::lock_guard<mutex> l(rt->lock);
-    // Fast path: our old P, if nobody took it, else any idle P.
-    P* p = pidleremove(rt, oldp) ? oldp : pidleget(rt);
+    // Our old P if it went idle meanwhile, else any idle P.
+    P* p = oldp != nullptr && pidleremove(rt, oldp) ? oldp : pidleget(rt);
     if (p) {
       acquirep(m, p);
       casgstatus(g, gstatus::syscall, gstatus::running, "exit_blocking");
+      leave_runtime(m);
       return;
     }
   }
@@ -223,7 +250,9 @@ void yield() {
   M* m = current_m();
   G* g = m ? m->curg : nullptr;
   if (g == nullptr) throw std::logic_error("goro::this_fiber::yield: must be called from a fiber");
-  if (m->p == nullptr) throw std::logic_error("goro::this_fiber::yield: cannot yield inside goro::blocking");
+  if (g->status.load(std::memory_order_relaxed) == gstatus::syscall)
+    throw std::logic_error("goro::this_fiber::yield: cannot yield inside goro::blocking");
+  enter_runtime(m);
   m->action = m_action::yield;
   switch_to_g0(m, g);
 }

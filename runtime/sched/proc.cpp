@@ -17,6 +17,7 @@
 
 #include "debug/fatal.hpp"
 #include "goro/runtime.hpp"
+#include "sched/retake.hpp"
 #include "sched/sched.hpp"
 
 namespace goro::rt {
@@ -26,6 +27,21 @@ namespace {
 thread_local M* tls_m = nullptr;
 
 constexpr std::size_t default_stack_size = 256 * 1024;
+constexpr std::int32_t max_threads = 10000;  // Go's default SetMaxThreads
+
+std::int64_t sysmon_tick_ns(const options& opts) {
+  std::int64_t us = opts.sysmon_tick.count();
+  if (us == 0) {
+    us = 20;
+    if (const char* env = std::getenv("GORO_SYSMON_TICK_US"); env && *env) {
+      char* end = nullptr;
+      const long long v = std::strtoll(env, &end, 10);
+      if (*end == '\0') us = v;
+      else std::fprintf(stderr, "goro: ignoring invalid GORO_SYSMON_TICK_US=%s\n", env);
+    }
+  }
+  return us < 0 ? 0 : us * 1000;  // 0: off
+}
 
 // CPU quota of the process's cgroup as a (possibly fractional) CPU count,
 // or 0 when unlimited or unknown. cgroup v2 first, then v1.
@@ -101,6 +117,9 @@ void newm(runtime* rt, P* p, bool spinning) {
   // M) cannot miss a thread created concurrently.
   std::lock_guard<mutex> l(rt->lock);
   if (rt->done) return;
+  if (rt->mcount >= max_threads)
+    fatalf("newm", "program exceeds the %d-thread limit (too many fibers inside goro::blocking "
+           "or running without yielding at once)", max_threads);
   rt->allm.push_back(std::make_unique<M>());
   M* m = rt->allm.back().get();
   m->id = static_cast<std::int64_t>(rt->allm.size()) - 1;
@@ -140,8 +159,10 @@ void run_main(const options& opts, void (*fn)(void*), void* arg, std::source_loc
   const int procs = opts.procs > 0 ? opts.procs : default_procs();
 
   install_overflow_handler();
+  init_membarrier();
   runtime rtm(procs, opts.stack_size);
   runtime* rt = &rtm;
+  rt->sysmon_tick_ns = sysmon_tick_ns(opts);
 
   // The calling thread becomes m0.
   M* m0;
@@ -170,7 +191,9 @@ void run_main(const options& opts, void (*fn)(void*), void* arg, std::source_loc
   prepare_fiber(rt, m0->p, g, g);
   runq_put(m0->p, g, true);
 
+  sysmon_start(rt);
   schedule(m0);
+  sysmon_stop(rt);  // before the Ms go: it may hand Ps to them
 
   // Every fiber finished (done is set, so no M can be created any more).
   // Wait for the other Ms to leave their loops.

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "context/stack.hpp"
@@ -45,6 +46,13 @@ struct runtime {
   std::atomic<std::uint64_t> goidgen{0};
   std::atomic<std::int32_t> external_refs{0};  // live goro::keep_alive objects
   std::atomic<std::int32_t> external_inflight{0};  // ready() calls from outside, in progress
+
+  // ---- sysmon (sysmon.cpp) -------------------------------------------------
+  std::int64_t sysmon_tick_ns = 20'000;
+  std::thread sysmon;
+  std::atomic<bool> sysmon_stop{false};
+  std::atomic<bool> sysmon_sleeping{false};     // in its deep sleep (every P idle)
+  std::atomic<std::uint32_t> sysmon_wakeup{0};  // futex word sysmon sleeps on
 
   // ---- immutable after start ----------------------------------------------
   std::vector<std::unique_ptr<P>> allp;
@@ -97,6 +105,11 @@ void free_all_gs(runtime* rt);
 // ---- park.cpp --------------------------------------------------------------
 void fiber_main(transfer_t t);
 void switch_to_g0(M* m, G* g);
+
+// ---- sysmon.cpp ----------------------------------------------------------
+void sysmon_start(runtime* rt);
+void sysmon_stop(runtime* rt);
+void sysmon_wake_if_sleeping(runtime* rt);  // after a P left the idle list
 
 // ---- debug ---------------------------------------------------------------
 void checkdead(runtime* rt);  // lock held

@@ -12,6 +12,7 @@
 #include <mutex>
 
 #include "debug/fatal.hpp"
+#include "sched/retake.hpp"
 #include "sched/sched.hpp"
 
 namespace goro::rt {
@@ -202,10 +203,23 @@ G* handle_action(M* m, G* g) {
   runtime* rt = m->rt;
   const m_action a = m->action;
   m->action = m_action::none;
+  // The fiber entered the runtime before switching (retake.hpp): sysmon
+  // cannot take m->p (if still set) while we use it here.
+  GORO_CHECK(m->in_rt.load(std::memory_order_relaxed), "fiber switched to g0 without entering the runtime");
+  // m->p is null when sysmon took the P while g ran: then g's next step
+  // goes through the global queue and this M goes idle in schedule().
   switch (a) {
     case m_action::yield:
       casgstatus(g, gstatus::running, gstatus::runnable, "yield");
-      runq_put(m->p, g, false);
+      if (m->p) {
+        runq_put(m->p, g, false);
+      } else {
+        {
+          std::lock_guard<mutex> l(rt->lock);
+          globrunq_put(rt, g);
+        }
+        wakep(rt);
+      }
       return nullptr;
     case m_action::park: {
       casgstatus(g, gstatus::running, gstatus::waiting, "park");
@@ -247,6 +261,7 @@ G* handle_action(M* m, G* g) {
       G* child = m->handoff_to;
       m->handoff_to = nullptr;
       casgstatus(g, gstatus::running, gstatus::runnable, "handoff");
+      GORO_CHECK(m->p != nullptr, "spawn hand-off without a P");
       if (!m->p->conts.push(g)) runq_put(m->p, g, false);
       return child;
     }
@@ -259,10 +274,15 @@ G* handle_action(M* m, G* g) {
 // Run g on m until it switches back to g0; returns what handle_action says
 // to run next.
 G* execute(M* m, G* g, bool inherit_time) {
-  if (!inherit_time) m->p->schedtick++;
+  P* p = m->p;
+  if (!inherit_time) p->schedtick++;
+  // Owner-only counter: a plain increment, atomic only for sysmon's reads.
+  p->switchtick.store(p->switchtick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   casgstatus(g, gstatus::runnable, gstatus::running, "execute");
   g->m = m;
   m->curg = g;
+  // From here until g calls into the runtime again, sysmon may take p.
+  leave_runtime(m);
   transfer_t t = switch_context(g->ctx, m);  // g0 has no thread state to carry
   // Only the fiber running on this M can switch to this M's g0, so the
   // context coming back is g's.
@@ -295,7 +315,7 @@ void schedule(M* m) {
     // in case there is more (Go's resetspinning).
     if (m->spinning) reset_spinning(m);
     G* next = execute(m, f.g, f.inherit_time);
-    while (next) {
+    while (next && m->p) {
       if (slice_expired(m->p)) {
         // Fairness (time_slice_ns): queue it instead and let find_runnable
         // take the ring's head first.

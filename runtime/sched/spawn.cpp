@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "debug/fatal.hpp"
+#include "sched/retake.hpp"
 #include "sched/sched.hpp"
 
 namespace goro::rt {
@@ -177,7 +178,18 @@ spawn_slot spawn_prepare(std::size_t size, std::size_t align, std::size_t stack_
   const std::size_t ss = stack_size ? normalize_stack_size(stack_size) : rt->stacks.default_usable();
   if (size > ss / 2)
     throw std::length_error("goro::go: the callable and its arguments do not fit in half the fiber's stack");
-  G* g = gfget(rt, m->p, ss);
+  // Claim the P against sysmon (retake.hpp); inside goro::blocking, or if
+  // sysmon took it, use the runtime's shared lists instead.
+  P* p = enter_runtime(m);
+  if (m->curg->status.load(std::memory_order_relaxed) != gstatus::running) p = nullptr;
+  G* g;
+  try {
+    g = gfget(rt, p, ss);
+  } catch (...) {
+    leave_runtime(m);
+    throw;
+  }
+  leave_runtime(m);
   if (align < 16) align = 16;
   auto top = reinterpret_cast<std::uintptr_t>(g);
   auto storage = (top - size) & ~(std::uintptr_t(align) - 1);
@@ -192,29 +204,34 @@ void spawn_commit(fiber* g, void (*entry)(void* storage), const std::source_loca
   runtime* rt = g->rt;
   g->entry = entry;
   g->created_at = where;
-  P* p = m->p;
+  G* self = m->curg;
+  P* p = enter_runtime(m);
+  if (self->status.load(std::memory_order_relaxed) != gstatus::running) p = nullptr;  // inside goro::blocking
   prepare_fiber(rt, p, g, g->entry_arg);
   if (p && p->runq.size() >= spawn_handoff_backlog) {
-    G* self = m->curg;
     m->action = m_action::handoff;
     m->handoff_to = g;
     wakep(rt);  // the backlog is work for idle Ps
-    switch_to_g0(m, self);
+    switch_to_g0(m, self);  // resumed by execute(), which left the runtime
     return;
   }
   if (p) {
     runq_put(p, g, true);
   } else {
-    // Inside goro::blocking: no P of our own.
+    // No P of our own (inside goro::blocking, or sysmon took it).
     std::lock_guard<mutex> l(rt->lock);
     globrunq_put(rt, g);
   }
   wakep(rt);
+  leave_runtime(m);
 }
 
 void spawn_abort(fiber* g) noexcept {
   M* m = current_m();
-  gfput(g->rt, m->p, g);
+  P* p = enter_runtime(m);
+  if (m->curg->status.load(std::memory_order_relaxed) != gstatus::running) p = nullptr;
+  gfput(g->rt, p, g);
+  leave_runtime(m);
 }
 
 }  // namespace goro::detail

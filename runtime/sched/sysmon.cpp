@@ -1,0 +1,223 @@
+// sysmon: one thread per runtime, without a P, that watches the Ps (Go's
+// sysmon / retake).
+//
+// Each round it looks at every P that is owned and running something:
+//  - inside goro::blocking for at least one tick (20 us by default): take
+//    the P and hand it to another M, unless nothing waits for it (no local
+//    work, and spinning or idle Ps exist to pick up new work) and the call
+//    has lasted less than 10 ms;
+//  - running the same fiber for 10 ms (Go's preemption period) while other
+//    fibers wait for that P: take the P the same way. The fiber keeps its
+//    thread and runs on; at its next runtime call it finds the P gone and
+//    its thread leaves the fiber to the queues (retake.hpp);
+//  - queued work on a P whose owner has not switched fibers for a tick,
+//    while Ps are idle and nobody spins: wake a spinning M to steal it (a
+//    lone runnext fiber does not wake anyone when it is readied; see ready()).
+// It sleeps one tick between rounds, doubling up to 10 ms after 50 rounds
+// with nothing to do, and sleeps without a timeout while every P is idle
+// (woken when a P leaves the idle list), so an idle runtime costs nothing.
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <mutex>
+#include <vector>
+
+#include "debug/fatal.hpp"
+#include "goro/detail/config.hpp"
+#include "sched/futex.hpp"
+#include "sched/retake.hpp"
+#include "sched/sched.hpp"
+
+namespace goro::rt {
+
+bool membarrier_ok = false;
+
+void init_membarrier() noexcept {
+  static std::once_flag once;
+  std::call_once(once, [] {
+#if GORO_TSAN
+    membarrier_ok = false;  // TSan does not model it: use real fences
+#else
+    membarrier_ok = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+#endif
+  });
+}
+
+void fence_heavy() noexcept {
+  if (membarrier_ok) {
+    // A full barrier on every thread of the process that is running now.
+    if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0) return;
+    fatal("fence_heavy", "membarrier failed after registration");
+  }
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+}
+
+P* enter_runtime_slow(M* m, P* p) noexcept {
+  const std::uint64_t mine = m->p_gen << 2;
+  std::uint64_t o = p->own.load(std::memory_order_acquire);
+  for (;;) {
+    if (o == mine) return p;
+    if (o == (mine | own_trying)) {
+      // sysmon is deciding: cancel its attempt. acq_rel: a lost race leaves
+      // o = taken, with sysmon's writes visible.
+      if (p->own.compare_exchange_strong(o, mine, std::memory_order_acq_rel, std::memory_order_acquire)) return p;
+      continue;
+    }
+    // Taken (or moved on to another generation): not ours any more.
+    m->p = nullptr;
+    return nullptr;
+  }
+}
+
+bool try_take_p(P* p, M* m, std::uint64_t own) noexcept {
+  if (m == nullptr) return false;
+  std::uint64_t o = own;
+  // seq_cst: the store half of sysmon's side of the Dekker pair.
+  if (!p->own.compare_exchange_strong(o, own | own_trying, std::memory_order_seq_cst)) return false;
+  fence_heavy();
+  // acquire: pairs with leave_runtime's release store.
+  if (m->in_rt.load(std::memory_order_acquire)) {
+    o = own | own_trying;
+    p->own.compare_exchange_strong(o, own, std::memory_order_relaxed);  // fails if the M cancelled first
+    return false;
+  }
+  o = own | own_trying;
+  return p->own.compare_exchange_strong(o, own | own_taken, std::memory_order_acq_rel);
+}
+
+namespace {
+
+constexpr std::int64_t preempt_ns = 10'000'000;  // Go's forcePreemptNS
+constexpr std::int64_t max_sleep_ns = 10'000'000;
+
+std::int64_t now_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return std::int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// Sleep up to ns (forever if < 0) or until woken.
+void sysmon_sleep(runtime* rt, std::int64_t ns) {
+  // acquire: pairs with the release in the wakers' store.
+  if (rt->sysmon_wakeup.exchange(0, std::memory_order_acquire) != 0) return;
+  timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+  const int err = futex_wait(&rt->sysmon_wakeup, 0, ns < 0 ? nullptr : &ts);
+  if (err != 0 && err != EAGAIN && err != EINTR && err != ETIMEDOUT) fatal("sysmon", "futex wait failed");
+  // A wake-up that arrived meanwhile stays set: the next sleep returns at
+  // once (spurious, harmless) rather than missing it.
+}
+
+void sysmon_wake(runtime* rt) {
+  rt->sysmon_wakeup.store(1, std::memory_order_release);
+  futex_wake(&rt->sysmon_wakeup, 1);
+}
+
+struct watch {
+  std::uint32_t tick = 0;
+  std::int64_t since = 0;
+  bool valid = false;
+};
+
+// One look at every P. Returns true if it did something.
+bool retake(runtime* rt, std::vector<watch>& w, std::int64_t now) {
+  bool acted = false;
+  for (std::int32_t i = 0; i < rt->procs; i++) {
+    P* p = rt->allp[static_cast<std::size_t>(i)].get();
+    watch& pw = w[static_cast<std::size_t>(i)];
+    // acquire: pairs with acquirep's release; then owner is at least as new.
+    const std::uint64_t own = p->own.load(std::memory_order_acquire);
+    if ((own & 3) != own_owned) {
+      pw.valid = false;
+      continue;
+    }
+    const std::uint32_t tick = p->switchtick.load(std::memory_order_relaxed);
+    if (!pw.valid || tick != pw.tick) {
+      pw = {tick, now, true};
+      continue;
+    }
+    const std::int64_t ran = now - pw.since;
+    const bool local_work = p->has_work();
+    const std::int32_t idle = rt->npidle.load(std::memory_order_seq_cst);
+    const std::int32_t spinning = rt->nmspinning.load(std::memory_order_seq_cst);
+    if (p->in_syscall.load(std::memory_order_relaxed)) {
+      if (ran < rt->sysmon_tick_ns) continue;
+      // Nothing waits for this P and others can take new work: let the call
+      // keep it for a while (getting it back is cheaper).
+      if (!local_work && idle + spinning > 0 && ran < preempt_ns) continue;
+    } else {
+      if (ran < preempt_ns) {
+        // Queued work nobody is coming for (a lone runnext does not wake an M).
+        if (local_work && ran >= rt->sysmon_tick_ns && idle > 0 && spinning == 0) {
+          wakep(rt);
+          acted = true;
+        }
+        continue;
+      }
+      // A fiber has run for 10 ms. Take the P only if someone waits for it.
+      if (!local_work && !(rt->runq.size() > 0 && idle == 0)) continue;
+    }
+    if (!try_take_p(p, p->owner.load(std::memory_order_relaxed), own)) continue;
+    // The P is ours: its old M finds out at its next runtime call.
+    p->in_syscall.store(false, std::memory_order_relaxed);
+    p->owner.store(nullptr, std::memory_order_relaxed);
+    p->m = nullptr;
+    pw.valid = false;
+    handoffp(rt, p);
+    acted = true;
+  }
+  return acted;
+}
+
+void sysmon_main(runtime* rt) {
+  std::vector<watch> w(static_cast<std::size_t>(rt->procs));
+  std::int64_t delay = rt->sysmon_tick_ns;
+  int idle_rounds = 0;
+  while (!rt->sysmon_stop.load(std::memory_order_acquire)) {
+    if (rt->npidle.load(std::memory_order_seq_cst) == rt->procs) {
+      // Every P idle: nothing to watch. Sleep until a P goes busy. seq_cst
+      // with pidleget's decrement and check: one of us sees the other.
+      rt->sysmon_sleeping.store(true, std::memory_order_seq_cst);
+      if (rt->npidle.load(std::memory_order_seq_cst) == rt->procs &&
+          !rt->sysmon_stop.load(std::memory_order_acquire))
+        sysmon_sleep(rt, -1);
+      rt->sysmon_sleeping.store(false, std::memory_order_relaxed);
+      delay = rt->sysmon_tick_ns;
+      idle_rounds = 0;
+      for (auto& x : w) x.valid = false;
+      continue;
+    }
+    sysmon_sleep(rt, delay);
+    if (retake(rt, w, now_ns())) {
+      idle_rounds = 0;
+      delay = rt->sysmon_tick_ns;
+    } else if (++idle_rounds > 50) {
+      delay = std::min(delay * 2, max_sleep_ns);
+    }
+  }
+}
+
+}  // namespace
+
+void sysmon_wake_if_sleeping(runtime* rt) {
+  if (rt->sysmon_sleeping.load(std::memory_order_seq_cst) &&
+      rt->sysmon_sleeping.exchange(false, std::memory_order_seq_cst))
+    sysmon_wake(rt);
+}
+
+void sysmon_start(runtime* rt) {
+  if (rt->sysmon_tick_ns <= 0) return;  // disabled
+  rt->sysmon = std::thread(sysmon_main, rt);
+}
+
+void sysmon_stop(runtime* rt) {
+  if (!rt->sysmon.joinable()) return;
+  rt->sysmon_stop.store(true, std::memory_order_release);
+  sysmon_wake(rt);
+  rt->sysmon.join();
+}
+
+}  // namespace goro::rt
