@@ -1,0 +1,202 @@
+// sysmon: a blocking call or a fiber that never yields does not stop the
+// other fibers of its P; blocking calls stay cheap to stop; an idle runtime
+// with parked fibers sleeps. These run serially (ctest RUN_SERIAL): they
+// measure gaps and CPU time.
+#include <gtest/gtest.h>
+
+#include <goro/goro.hpp>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "test_util.hpp"
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+// procs = 1: one fiber blocks its thread in read(2) on an empty pipe for
+// 200 ms. Without sysmon taking the P from the blocked thread, the counting
+// fiber (same P) could not run until the read returns.
+TEST(Sysmon, OtherFibersRunDuringABlockingCall) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  std::atomic<std::int64_t> count{0};
+  std::atomic<bool> reading{false}, done{false};
+  std::int64_t at_start = -1, at_write = -1;
+  std::thread writer;
+  goro::run({.procs = 1}, [&] {
+    goro::go([&] {
+      reading = true;
+      char c = 0;
+      const ssize_t n = goro::blocking([&] { return read(fds[0], &c, 1); });
+      EXPECT_EQ(n, 1);
+      done = true;
+    });
+    goro::go([&] {
+      while (!done.load()) {
+        count++;
+        goro::this_fiber::yield();
+      }
+    });
+    while (!reading.load()) goro::this_fiber::yield();
+    at_start = count.load();
+    writer = std::thread([&] {
+      std::this_thread::sleep_for(200ms);
+      at_write = count.load();
+      const char c = 'x';
+      EXPECT_EQ(write(fds[1], &c, 1), 1);
+    });
+  });
+  writer.join();
+  close(fds[0]);
+  close(fds[1]);
+  EXPECT_GT(at_write, at_start + 100) << "the counter did not advance while the reader was blocked";
+}
+
+// procs = 1: two hogs that never call into the runtime (one pure
+// arithmetic, one malloc/free) beside a fiber that records a timestamp
+// about every millisecond. sysmon hands the P on after 10 ms of hogging, so
+// the recorder is never held off for long; nothing deadlocks (the malloc
+// hog is never interrupted, only its P is given away).
+TEST(Sysmon, FibersThatNeverYieldDoNotStarveOthers) {
+  std::atomic<bool> stop{false};
+  std::int64_t max_gap_us = 0;
+  int samples = 0;
+  goro::run({.procs = 1}, [&] {
+    goro::go([&] {
+      std::uint64_t x = 1;
+      while (!stop.load(std::memory_order_relaxed)) x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+      EXPECT_NE(x, 0u);
+    });
+    goro::go([&] {
+      std::size_t sum = 0;
+      while (!stop.load(std::memory_order_relaxed)) {
+        void* p = std::malloc(64 + (sum & 255));
+        sum += reinterpret_cast<std::uintptr_t>(p) & 1;
+        std::free(p);
+      }
+    });
+    goro::wait_group wg;
+    wg.add(1);
+    goro::go([&] {
+      const auto end = clock_type::now() + 500ms;
+      auto last = clock_type::now();
+      while (last < end) {
+        while (clock_type::now() - last < 1ms) goro::this_fiber::yield();
+        const auto now = clock_type::now();
+        max_gap_us = std::max<std::int64_t>(max_gap_us, std::chrono::duration_cast<std::chrono::microseconds>(now - last).count());
+        samples++;
+        last = now;
+      }
+      stop = true;
+      wg.done();
+    });
+    wg.wait();
+  });
+  EXPECT_GT(samples, 10);
+  EXPECT_LT(max_gap_us, 50'000) << "a fiber was held off for " << max_gap_us << " us by fibers that never yield";
+}
+
+// procs = 2: 8 fibers making short blocking calls (10 us - 1 ms) back to
+// back; the main fiber can still get a P, stop them and collect them fast.
+TEST(Sysmon, ManyShortBlockingCallsStayStoppable) {
+  goro::run({.procs = 2}, [] {
+    std::atomic<bool> stop{false};
+    std::atomic<std::int64_t> calls{0};
+    goro::wait_group wg;
+    wg.add(8);
+    for (int f = 0; f < 8; f++)
+      goro::go([&, f] {
+        std::mt19937 rng(static_cast<unsigned>(f));
+        std::uniform_int_distribution<int> us(10, 1000);
+        while (!stop.load()) {
+          const int d = us(rng);
+          goro::blocking([d] { std::this_thread::sleep_for(std::chrono::microseconds(d)); });
+          calls++;
+        }
+        wg.done();
+      });
+    // Let them run a while (a blocking sleep of our own, so that the main
+    // fiber, too, has to get a P back afterwards).
+    goro::blocking([] { std::this_thread::sleep_for(200ms); });
+    const auto t0 = clock_type::now();
+    stop = true;
+    wg.wait();
+    const auto took = clock_type::now() - t0;
+    EXPECT_GT(calls.load(), 8);
+    EXPECT_LT(took, 1s) << "stopping the blocking fibers took "
+                        << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms";
+  });
+}
+
+double cpu_seconds() {
+  std::ifstream f("/proc/self/stat");
+  std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  auto pos = s.rfind(')');
+  std::istringstream in(s.substr(pos + 2));
+  std::string field;
+  long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15; i++) {
+    in >> field;
+    if (i == 14) utime = std::stoll(field);
+    if (i == 15) stime = std::stoll(field);
+  }
+  return double(utime + stime) / double(sysconf(_SC_CLK_TCK));
+}
+
+// Only parked fibers and nothing pending: every M and sysmon sleep. A
+// thread outside the runtime measures a second of process CPU, then wakes
+// the fibers.
+TEST(Sysmon, ParkedFibersOnlyUsesAlmostNoCpu) {
+  double used = -1;
+  goro::run({.procs = 4}, [&] {
+    goro::chan<int> go_on;
+    goro::wait_group wg;
+    wg.add(100);
+    for (int i = 0; i < 100; i++)
+      goro::go([&] {
+        go_on.recv();
+        wg.done();
+      });
+    std::thread t([&, ka = goro::keep_alive()]() mutable {
+      std::this_thread::sleep_for(100ms);  // let everything park
+      const double before = cpu_seconds();
+      std::this_thread::sleep_for(1s);
+      used = cpu_seconds() - before;
+      go_on.close();
+      ka.reset();
+    });
+    wg.wait();
+    t.join();
+  });
+  EXPECT_GE(used, 0.0);
+  EXPECT_LT(used, 0.1) << "a runtime with only parked fibers burned " << used << " CPU-seconds in one second";
+}
+
+// A long blocking call is not a deadlock: main waits on a channel that a
+// fiber inside goro::blocking will send to.
+TEST(Sysmon, NoDeadlockReportDuringABlockingCall) {
+  const int v = goro::run({.procs = 1}, [] {
+    goro::chan<int> c;
+    goro::go([&] {
+      goro::blocking([] { std::this_thread::sleep_for(300ms); });
+      c.send(7);
+    });
+    return *c.recv();
+  });
+  EXPECT_EQ(v, 7);
+}
+
+}  // namespace
