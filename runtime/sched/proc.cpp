@@ -79,7 +79,7 @@ void mstart(M* m) {
   install_altstack(m);
   P* p = m->nextp;
   m->nextp = nullptr;
-  acquirep(m, p);
+  if (p) acquirep(m, p);  // none: a spare M (sysmon), which goes idle at once
   schedule(m);
   remove_altstack(m);
   set_current_m(nullptr);

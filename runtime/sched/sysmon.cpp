@@ -14,7 +14,8 @@
 //    while Ps are idle and nobody spins: wake a spinning M to steal it (a
 //    lone runnext fiber does not wake anyone when it is readied; see ready()).
 // It sleeps one tick between rounds, doubling up to 10 ms after 50 rounds
-// with nothing to do, and sleeps without a timeout while every P is idle
+// with nothing to do (at most 1 ms while fibers wait behind a running one),
+// and sleeps without a timeout while every P is idle
 // (woken when a P leaves the idle list), so an idle runtime costs nothing.
 #include <linux/membarrier.h>
 #include <sys/syscall.h>
@@ -93,6 +94,7 @@ namespace {
 
 constexpr std::int64_t preempt_ns = 10'000'000;  // Go's forcePreemptNS
 constexpr std::int64_t max_sleep_ns = 10'000'000;
+constexpr std::int64_t waiting_sleep_ns = 1'000'000;
 
 std::int64_t now_ns() {
   timespec ts;
@@ -122,9 +124,23 @@ struct watch {
   bool valid = false;
 };
 
-// One look at every P. Returns true if it did something.
-bool retake(runtime* rt, std::vector<watch>& w, std::int64_t now) {
-  bool acted = false;
+void ensure_spare_m(runtime* rt) {
+  {
+    std::lock_guard<mutex> l(rt->lock);
+    if (rt->nmidle > 0 || rt->done) return;
+  }
+  newm(rt, nullptr, false);  // starts without a P and goes idle
+}
+
+struct look {
+  bool acted = false;    // took a P or woke an M
+  bool waiting = false;  // some P has fibers queued behind the one it runs
+};
+
+// One look at every P.
+look retake(runtime* rt, std::vector<watch>& w, std::int64_t now) {
+  look r;
+  bool& acted = r.acted;
   for (std::int32_t i = 0; i < rt->procs; i++) {
     P* p = rt->allp[static_cast<std::size_t>(i)].get();
     watch& pw = w[static_cast<std::size_t>(i)];
@@ -141,6 +157,7 @@ bool retake(runtime* rt, std::vector<watch>& w, std::int64_t now) {
     }
     const std::int64_t ran = now - pw.since;
     const bool local_work = p->has_work();
+    r.waiting = r.waiting || local_work;
     const std::int32_t idle = rt->npidle.load(std::memory_order_seq_cst);
     const std::int32_t spinning = rt->nmspinning.load(std::memory_order_seq_cst);
     if (p->in_syscall.load(std::memory_order_relaxed)) {
@@ -155,6 +172,9 @@ bool retake(runtime* rt, std::vector<watch>& w, std::int64_t now) {
           wakep(rt);
           acted = true;
         }
+        // Half way to taking this P: have an idle M ready to take it over,
+        // so the hand-off does not wait for a thread to be created.
+        if (local_work && ran >= preempt_ns / 2) ensure_spare_m(rt);
         continue;
       }
       // A fiber has run for 10 ms. Take the P only if someone waits for it.
@@ -169,12 +189,13 @@ bool retake(runtime* rt, std::vector<watch>& w, std::int64_t now) {
     handoffp(rt, p);
     acted = true;
   }
-  return acted;
+  return r;
 }
 
 void sysmon_main(runtime* rt) {
   std::vector<watch> w(static_cast<std::size_t>(rt->procs));
   std::int64_t delay = rt->sysmon_tick_ns;
+  std::int64_t sleep = delay;
   int idle_rounds = 0;
   while (!rt->sysmon_stop.load(std::memory_order_acquire)) {
     if (rt->npidle.load(std::memory_order_seq_cst) == rt->procs) {
@@ -185,18 +206,23 @@ void sysmon_main(runtime* rt) {
           !rt->sysmon_stop.load(std::memory_order_acquire))
         sysmon_sleep(rt, -1);
       rt->sysmon_sleeping.store(false, std::memory_order_relaxed);
-      delay = rt->sysmon_tick_ns;
+      delay = sleep = rt->sysmon_tick_ns;
       idle_rounds = 0;
       for (auto& x : w) x.valid = false;
       continue;
     }
-    sysmon_sleep(rt, delay);
-    if (retake(rt, w, now_ns())) {
+    sysmon_sleep(rt, sleep);
+    const look r = retake(rt, w, now_ns());
+    if (r.acted) {
       idle_rounds = 0;
       delay = rt->sysmon_tick_ns;
     } else if (++idle_rounds > 50) {
       delay = std::min(delay * 2, max_sleep_ns);
     }
+    // Fibers waiting behind a running one: look at least every millisecond,
+    // so a fiber that does not yield loses its P close to 10 ms after it
+    // started (not up to 10 ms later).
+    sleep = r.waiting ? std::min(delay, waiting_sleep_ns) : delay;
   }
 }
 
