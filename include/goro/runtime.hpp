@@ -6,6 +6,7 @@
 #include <exception>
 #include <functional>
 #include <optional>
+#include <stdexcept>
 #include <source_location>
 #include <type_traits>
 #include <utility>
@@ -29,6 +30,19 @@ struct options {
   // GORO_SYSMON_TICK_US environment variable if set, else 20 us. Negative:
   // no sysmon (blocking calls and long-running fibers then keep their P).
   std::chrono::microseconds sysmon_tick{0};
+  // When every fiber is blocked forever: false (default) prints the
+  // deadlock report and aborts, like Go; true makes run() throw
+  // goro::deadlock_error carrying the report. The blocked fibers are not
+  // unwound: their stacks, and whatever their frames own, stay allocated
+  // (reachable, so leak checkers stay quiet) until the process ends.
+  bool throw_on_deadlock = false;
+};
+
+// Thrown by run() when options::throw_on_deadlock is set and every fiber is
+// blocked forever. what() is the deadlock report.
+class deadlock_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
 };
 
 // What options::procs = 0 resolves to in this process right now.

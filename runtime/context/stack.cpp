@@ -92,6 +92,11 @@ stack stack_pool::allocate(std::size_t usable) {
   return s;
 }
 
+void stack_pool::keep_arenas() noexcept {
+  std::lock_guard<std::mutex> l(mu_);
+  arenas_.clear();
+}
+
 void stack_pool::release(stack& s) noexcept {
   if (s.own_mapping && s.guard) munmap(s.guard, stack_guard_size + s.usable);
   s.guard = nullptr;

@@ -51,6 +51,8 @@ class stack_pool {
   // Only stacks with own_mapping are released individually; arena stacks live
   // until the pool is destroyed (they are cached with their fiber).
   void release(stack& s) noexcept;
+  // Never unmap the arenas (stacks of fibers that must stay reachable).
+  void keep_arenas() noexcept;
 
  private:
   std::size_t default_usable_;

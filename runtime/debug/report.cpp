@@ -3,6 +3,7 @@
 #include <cxxabi.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -10,6 +11,7 @@
 #include <cstring>
 #include <exception>
 #include <mutex>
+#include <string>
 #include <typeinfo>
 
 #include "debug/fatal.hpp"
@@ -44,16 +46,37 @@ void checkdead(runtime* rt) {
   // a fiber. relaxed: see keep_alive_release, which re-checks under the lock.
   if (rt->external_refs.load(std::memory_order_relaxed) > 0) return;
   // Every M is idle, yet fibers are alive: nothing can ever wake them.
-  std::fprintf(stderr, "goro: fatal: all fibers are asleep - deadlock!\n");
-  std::lock_guard<mutex> l(rt->allglock);
-  for (G* g = rt->allg; g; g = g->allnext) {
-    gstatus s = g->status.load(std::memory_order_relaxed);
-    if (s == gstatus::dead) continue;
-    const char* why = s == gstatus::waiting ? detail::to_string(g->waitreason) : to_string(s);
-    std::fprintf(stderr, "\nfiber %llu [%s]:\n\tcreated at %s:%u in %s\n",
-                 static_cast<unsigned long long>(g->goid), why, g->created_at.file_name(),
-                 static_cast<unsigned>(g->created_at.line()), g->created_at.function_name());
+  std::string report = "all fibers are asleep - deadlock!\n";
+  {
+    // Parked fibers recorded sysmon's clock, which lags (never leads) the
+    // real one by at most a sysmon sleep: durations err on the long side.
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    const std::int64_t now = std::int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+    std::lock_guard<mutex> l(rt->allglock);
+    for (G* g = rt->allg; g; g = g->allnext) {
+      gstatus s = g->status.load(std::memory_order_relaxed);
+      if (s == gstatus::dead) continue;
+      const char* why = s == gstatus::waiting ? detail::to_string(g->waitreason) : to_string(s);
+      char line[1024];
+      char since[64] = "";
+      if (s == gstatus::waiting && g->waitsince > 0)
+        std::snprintf(since, sizeof since, ", %lld ms", static_cast<long long>((now - g->waitsince) / 1'000'000));
+      std::snprintf(line, sizeof line, "\nfiber %llu [%s%s]:\n\tcreated at %s:%u in %s\n",
+                    static_cast<unsigned long long>(g->goid), why, since, g->created_at.file_name(),
+                    static_cast<unsigned>(g->created_at.line()), g->created_at.function_name());
+      report += line;
+    }
   }
+  if (rt->deadlock_throws) {
+    // run() throws deadlock_error once every M has left (the fibers stay
+    // blocked; see free_all_gs).
+    rt->deadlock_report = std::move(report);
+    rt->deadlocked = true;
+    finish_locked(rt);
+    return;
+  }
+  std::fprintf(stderr, "goro: fatal: %s", report.c_str());
   std::fflush(stderr);
   std::abort();
 }

@@ -44,6 +44,7 @@ struct alignas(64) G {
   runtime* rt = nullptr;
   std::uint64_t goid = 0;
   detail::wait_reason waitreason = detail::wait_reason::none;
+  std::int64_t waitsince = 0;  // runtime::coarse_now_ns when it parked
 
   // What to run: entry(entry_arg); entry_arg points into the stack, just
   // below this G.

@@ -201,14 +201,15 @@ void reset_spinning(M* m) {
 }
 
 void finish(runtime* rt) {
-  M* idle;
-  {
-    std::lock_guard<mutex> l(rt->lock);
-    rt->done = true;
-    idle = rt->midle;
-    rt->midle = nullptr;
-    rt->nmidle = 0;
-  }
+  std::lock_guard<mutex> l(rt->lock);
+  finish_locked(rt);
+}
+
+void finish_locked(runtime* rt) {
+  rt->done = true;
+  M* idle = rt->midle;
+  rt->midle = nullptr;
+  rt->nmidle = 0;
   while (idle) {
     M* next = idle->link;  // read before waking: the M may exit at once
     idle->link = nullptr;

@@ -163,6 +163,7 @@ void run_main(const options& opts, void (*fn)(void*), void* arg, std::source_loc
   runtime rtm(procs, opts.stack_size);
   runtime* rt = &rtm;
   rt->sysmon_tick_ns = sysmon_tick_ns(opts);
+  rt->deadlock_throws = opts.throw_on_deadlock;
 
   // The calling thread becomes m0.
   M* m0;
@@ -223,6 +224,7 @@ void run_main(const options& opts, void (*fn)(void*), void* arg, std::source_loc
   }
   remove_altstack(m0);
   set_current_m(nullptr);
+  if (rt->deadlocked) throw deadlock_error(rt->deadlock_report);  // ~runtime keeps the stuck fibers' stacks
 }
 
 }  // namespace detail

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -36,7 +37,10 @@ struct runtime {
   std::int32_t mcount = 0;     // Ms created (m0 included)
   P* pidle = nullptr;          // idle Ps
   intrusive_queue<G, &G::schedlink> runq;  // the global run queue
-  bool done = false;           // every fiber finished: Ms exit
+  bool done = false;           // every fiber finished (or deadlocked): Ms exit
+  bool deadlock_throws = false;  // options::throw_on_deadlock
+  bool deadlocked = false;     // checkdead found a deadlock (throw mode)
+  std::string deadlock_report;
   std::vector<std::unique_ptr<M>> allm;
 
   // ---- atomics (the spinning protocol, see idle.cpp) ----------------------
@@ -53,6 +57,9 @@ struct runtime {
   std::atomic<bool> sysmon_stop{false};
   std::atomic<bool> sysmon_sleeping{false};     // in its deep sleep (every P idle)
   std::atomic<std::uint32_t> sysmon_wakeup{0};  // futex word sysmon sleeps on
+  // A clock sysmon refreshes each round (0 without sysmon): parked fibers
+  // record it, for "waiting for N ms" in the deadlock report.
+  std::atomic<std::int64_t> coarse_now_ns{0};
 
   // ---- immutable after start ----------------------------------------------
   std::vector<std::unique_ptr<P>> allp;
@@ -89,6 +96,7 @@ P* pidleget(runtime* rt);          // lock held
 bool pidleremove(runtime* rt, P* p);  // lock held; take a specific idle P
 void reset_spinning(M* m);
 void finish(runtime* rt);          // the last G died
+void finish_locked(runtime* rt);   // the same, lock held
 
 // ---- proc.cpp: Ms --------------------------------------------------------
 void newm(runtime* rt, P* p, bool spinning);

@@ -223,6 +223,7 @@ G* handle_action(M* m, G* g) {
       return nullptr;
     case m_action::park: {
       casgstatus(g, gstatus::running, gstatus::waiting, "park");
+      g->waitsince = rt->coarse_now_ns.load(std::memory_order_relaxed);
       void (*unlock)(void*) = g->park_unlock;
       void* arg = g->park_arg;
       g->park_unlock = nullptr;

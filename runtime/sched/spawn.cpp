@@ -9,6 +9,10 @@
 #include <stdexcept>
 
 #include "debug/fatal.hpp"
+#include "goro/detail/config.hpp"
+#if GORO_ASAN
+#include <sanitizer/lsan_interface.h>
+#endif
 #include "sched/retake.hpp"
 #include "sched/sched.hpp"
 
@@ -154,10 +158,20 @@ void prepare_fiber(runtime* rt, P* p, G* g, void* top) {
 }
 
 void free_all_gs(runtime* rt) {
+  // After a deadlock in throw mode, the blocked fibers were never unwound:
+  // keep their stacks (and so whatever their frames point to) alive and
+  // visible to LeakSanitizer.
+  if (rt->deadlocked) rt->stacks.keep_arenas();
   G* g = rt->allg;
   while (g) {
     G* next = g->allnext;
-    destroy_g(rt, g, false);
+    if (g->status.load(std::memory_order_relaxed) == gstatus::dead) {
+      destroy_g(rt, g, false);
+    } else {
+#if GORO_ASAN
+      __lsan_register_root_region(g->stk.lo(), g->stk.usable);
+#endif
+    }
     g = next;
   }
   rt->allg = nullptr;

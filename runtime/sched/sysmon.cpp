@@ -206,13 +206,16 @@ void sysmon_main(runtime* rt) {
           !rt->sysmon_stop.load(std::memory_order_acquire))
         sysmon_sleep(rt, -1);
       rt->sysmon_sleeping.store(false, std::memory_order_relaxed);
+      rt->coarse_now_ns.store(now_ns(), std::memory_order_relaxed);
       delay = sleep = rt->sysmon_tick_ns;
       idle_rounds = 0;
       for (auto& x : w) x.valid = false;
       continue;
     }
     sysmon_sleep(rt, sleep);
-    const look r = retake(rt, w, now_ns());
+    const std::int64_t now = now_ns();
+    rt->coarse_now_ns.store(now, std::memory_order_relaxed);
+    const look r = retake(rt, w, now);
     if (r.acted) {
       idle_rounds = 0;
       delay = rt->sysmon_tick_ns;
@@ -236,6 +239,7 @@ void sysmon_wake_if_sleeping(runtime* rt) {
 
 void sysmon_start(runtime* rt) {
   if (rt->sysmon_tick_ns <= 0) return;  // disabled
+  rt->coarse_now_ns.store(now_ns(), std::memory_order_relaxed);
   rt->sysmon = std::thread(sysmon_main, rt);
 }
 

@@ -2,6 +2,10 @@
 // a fiber, a stack overflow, a deadlock, a negative wait-group counter.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <string>
+#include <thread>
+
 #include <goro/goro.hpp>
 
 #include "test_util.hpp"
@@ -61,7 +65,7 @@ TEST_F(Death, DeadlockIsReportedWithEveryFiber) {
                            goro::go([&] { never.recv(); });
                            never.recv();
                          }),
-               "all fibers are asleep - deadlock!(.|\n)*fiber 1 \\[chan receive\\](.|\n)*"
+               "all fibers are asleep - deadlock!(.|\n)*fiber 1 \\[chan receive, [0-9]+ ms\\](.|\n)*"
                "created at .*death_test.cpp");
 }
 
@@ -117,7 +121,49 @@ TEST_F(Death, DeadlockReportNamesMutexWaits) {
                            both.wait();
                            a.lock();
                          }),
-               "all fibers are asleep - deadlock!(.|\n)*\\[mutex\\](.|\n)*\\[mutex\\]");
+               "all fibers are asleep - deadlock!(.|\n)*\\[mutex, [0-9]+ ms\\](.|\n)*\\[mutex, [0-9]+ ms\\]");
+}
+
+// The option for tests and embedders: run throws the report instead of
+// aborting, and the process (and later runtimes) carry on.
+TEST(Deadlock, ThrowOptionThrowsTheReport) {
+  std::string what;
+  try {
+    goro::run({.procs = 2, .throw_on_deadlock = true}, [] {
+      goro::chan<int> c;
+      goro::mutex a, b;
+      goro::wait_group both;
+      both.add(2);
+      goro::go([&, c]() mutable { c.recv(); });
+      goro::go([&] {
+        a.lock();
+        both.done();
+        both.wait();
+        b.lock();
+      });
+      b.lock();
+      both.done();
+      both.wait();
+      // The receiver has been waiting for a while when the deadlock is found.
+      goro::blocking([] { std::this_thread::sleep_for(std::chrono::milliseconds(30)); });
+      a.lock();
+    });
+    ADD_FAILURE() << "run returned";
+  } catch (const goro::deadlock_error& e) {
+    what = e.what();
+  }
+  EXPECT_NE(what.find("all fibers are asleep - deadlock!"), std::string::npos) << what;
+  EXPECT_NE(what.find("[mutex"), std::string::npos) << what;
+  EXPECT_NE(what.find("death_test.cpp"), std::string::npos) << what;
+  // Three fibers listed: main, the receiver, the other mutex holder.
+  std::size_t fibers = 0;
+  for (std::size_t pos = 0; (pos = what.find("\nfiber ", pos)) != std::string::npos; pos++) fibers++;
+  EXPECT_EQ(fibers, 3u) << what;
+  // How long each has waited: the receiver at least the 30 ms above.
+  const std::size_t r = what.find("[chan receive, ");
+  ASSERT_NE(r, std::string::npos) << what;
+  EXPECT_GE(std::stol(what.substr(r + 15)), 29) << what;
+  EXPECT_EQ(goro::run([] { return 3; }), 3);
 }
 
 }  // namespace
