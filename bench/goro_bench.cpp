@@ -8,7 +8,9 @@
 // prints check=FAIL and the program exits 1.
 #include <goro/goro.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <climits>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -261,6 +263,74 @@ result fib(std::int64_t n) {
 }
 
 // ---------------------------------------------------------------------------
+// timers: n fibers each sleep until T0 + d_i (T0 = start + 250 ms, d_i a
+// deterministic splitmix64 draw in 0-100 ms, the same sequence as the Go
+// peer) and record how late they woke.
+std::uint64_t splitmix64(std::uint64_t& state) {
+  state += 0x9E3779B97F4A7C15ULL;
+  std::uint64_t z = state;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+std::int64_t percentile(const std::vector<std::int64_t>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  auto idx = static_cast<std::int64_t>(double(sorted.size()) * p + 0.999999999) - 1;
+  if (idx < 0) idx = 0;
+  if (idx >= static_cast<std::int64_t>(sorted.size())) idx = static_cast<std::int64_t>(sorted.size()) - 1;
+  return sorted[static_cast<std::size_t>(idx)];
+}
+
+result timers_bench(std::int64_t n) {
+  return goro::run({.procs = procs}, [n] {
+    constexpr std::uint64_t range_ns = 100'000'000;
+    std::vector<std::int64_t> durs(static_cast<std::size_t>(n));
+    std::uint64_t seed = 12345;
+    for (auto& d : durs) d = static_cast<std::int64_t>(splitmix64(seed) % range_ns);
+    std::vector<std::int64_t> late(static_cast<std::size_t>(n), INT64_MIN);
+    goro::wait_group wg;
+    wg.add(n);
+    const auto start = clock_type::now();
+    const auto t0 = start + std::chrono::milliseconds(250);
+    for (std::int64_t i = 0; i < n; i++) {
+      goro::go([&, i] {
+        const auto deadline = t0 + std::chrono::nanoseconds(durs[static_cast<std::size_t>(i)]);
+        goro::this_fiber::sleep_until(deadline);
+        late[static_cast<std::size_t>(i)] =
+            std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now() - deadline).count();
+        wg.done();
+      });
+    }
+    const double spawned_at = since(t0);  // negative: before T0
+    wg.wait();
+    const double s = since(t0);
+    bool ok = true;
+    std::string msg;
+    for (std::int64_t i = 0; i < n; i++) {
+      if (late[static_cast<std::size_t>(i)] < 0) {
+        ok = false;
+        msg = "sleeper " + std::to_string(i) + " woke early (or never)";
+        break;
+      }
+    }
+    std::vector<std::int64_t> sorted = late;
+    std::sort(sorted.begin(), sorted.end());
+    const double p50 = double(percentile(sorted, 0.50)) / 1e3;
+    const double p99 = double(percentile(sorted, 0.99)) / 1e3;
+    const double mx = double(sorted.back()) / 1e3;
+    result r{n, s, p99, "us_p99_late", ok, {}, msg};
+    char buf[256];
+    std::snprintf(buf, sizeof buf,
+                  "# workload=timers total_ms=%.1f p50_late_us=%.1f p99_late_us=%.1f max_late_us=%.1f "
+                  "spawned_ms_after_t0=%.1f",
+                  s * 1e3, p50, p99, mx, spawned_at * 1e3);
+    r.extra = buf;
+    return r;
+  });
+}
+
+// ---------------------------------------------------------------------------
 std::int64_t read_rss() {
   std::ifstream f("/proc/self/status");
   std::string line;
@@ -329,7 +399,7 @@ const workload workloads[] = {
     {"mutex", 10000000, mutex_bench,
      [](std::int64_t n) -> const char* { return n < mutex_fibers ? "mutex needs n >= 1000" : nullptr; }},
     {"fib", 27, fib, [](std::int64_t n) -> const char* { return n > 40 ? "fib: k > 40 would run too long" : nullptr; }},
-    {"timers", 100000, nullptr, nullptr},
+    {"timers", 100000, timers_bench, nullptr},
     {"parked_memory", 1000000, parked_memory, nullptr},
     {"echo", 1000000, nullptr, nullptr},
 };

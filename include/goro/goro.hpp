@@ -8,3 +8,4 @@
 #include "goro/select.hpp"
 #include "goro/sync.hpp"
 #include "goro/this_fiber.hpp"
+#include "goro/time.hpp"

@@ -42,6 +42,7 @@ void checkdead(runtime* rt) {
   if (running > 0) return;
   if (running < 0) fatalf("checkdead", "inconsistent M count: %d Ms, %d idle", rt->mcount, rt->nmidle);
   if (rt->live.load(std::memory_order_acquire) == 0) return;  // finishing
+  if (next_timer(rt) != 0) return;  // a pending timer may still wake someone
   // A thread outside the runtime holding a goro::keep_alive may still wake
   // a fiber. relaxed: see keep_alive_release, which re-checks under the lock.
   if (rt->external_refs.load(std::memory_order_relaxed) > 0) return;

@@ -57,6 +57,18 @@ M* mget(runtime* rt) {  // lock held
 
 }  // namespace
 
+bool mremove(runtime* rt, M* m) {
+  for (M** pm = &rt->midle; *pm; pm = &(*pm)->link) {
+    if (*pm == m) {
+      *pm = m->link;
+      m->link = nullptr;
+      rt->nmidle--;
+      return true;
+    }
+  }
+  return false;
+}
+
 void pidleput(runtime* rt, P* p) {
   GORO_CHECK(!p->has_work(), "P with runnable fibers put on the idle list");
   p->status = pstatus::idle;
@@ -154,19 +166,69 @@ bool stopm(M* m) {
   runtime* rt = m->rt;
   GORO_CHECK(m->p == nullptr, "stopm with a P");
   GORO_CHECK(!m->spinning, "stopm while spinning");
-  {
-    std::lock_guard<mutex> l(rt->lock);
-    if (rt->done) return false;
-    mput(rt, m);
-    checkdead(rt);
+  bool may_time = true;
+  for (;;) {
+    // One idle M (the timed sleeper) sleeps until the earliest timer; the
+    // others until someone needs them.
+    std::int64_t until = 0;
+    {
+      std::lock_guard<mutex> l(rt->lock);
+      if (rt->done) return false;
+      mput(rt, m);
+      checkdead(rt);
+      if (may_time && rt->timed_sleeper == nullptr && !rt->done) {
+        until = next_timer(rt);
+        if (until != 0) {
+          rt->timed_sleeper = m;
+          rt->sleep_until.store(until, std::memory_order_relaxed);
+        }
+      }
+    }
+    if (until != 0 && !m->park.sleep_for(until - detail::now_ns())) {
+      // Timed out. Still on the idle list, unless startm, finish or a
+      // timer_start wanting an earlier wake-up took us off it (then their
+      // wake-up is on its way).
+      std::unique_lock<mutex> l(rt->lock);
+      if (rt->timed_sleeper == m) {
+        rt->timed_sleeper = nullptr;
+        rt->sleep_until.store(INT64_MAX, std::memory_order_relaxed);
+      }
+      if (mremove(rt, m)) {
+        if (rt->done) return false;
+        // Get a P: find_runnable then runs the due timers of every P.
+        if (P* p = pidleget(rt)) {
+          l.unlock();
+          acquirep(m, p);
+          return true;
+        }
+        // Every P is busy: their Ms run their timers. Sleep untimed.
+        may_time = false;
+        continue;
+      }
+      l.unlock();
+      m->park.sleep();
+    } else if (until == 0) {
+      m->park.sleep();
+    } else {
+      // Woken before the deadline (by whoever took us off the idle list).
+      std::lock_guard<mutex> l(rt->lock);
+      if (rt->timed_sleeper == m) {
+        rt->timed_sleeper = nullptr;
+        rt->sleep_until.store(INT64_MAX, std::memory_order_relaxed);
+      }
+    }
+    m->park.clear();
+    if (m->retime) {  // an earlier timer: recompute the sleep
+      m->retime = false;
+      may_time = true;
+      continue;
+    }
+    if (m->nextp == nullptr) return false;  // woken by finish(): the runtime is done
+    P* p = m->nextp;
+    m->nextp = nullptr;
+    acquirep(m, p);
+    return true;
   }
-  m->park.sleep();
-  m->park.clear();
-  if (m->nextp == nullptr) return false;  // woken by finish(): the runtime is done
-  P* p = m->nextp;
-  m->nextp = nullptr;
-  acquirep(m, p);
-  return true;
 }
 
 void handoffp(runtime* rt, P* p) {

@@ -37,6 +37,7 @@ struct M {
   m_action action = m_action::none;
   G* handoff_to = nullptr;  // m_action::handoff: the new fiber to run at once
   note park;             // idle Ms sleep here
+  bool retime = false;   // woken to recompute its timed sleep (under the sched lock)
   M* link = nullptr;     // idle list, under the sched lock
   std::thread thread;    // empty for m0 (the thread that called run)
   std::uint64_t rng = 0; // per-M random state for steal order

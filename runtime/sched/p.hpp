@@ -6,9 +6,11 @@
 #pragma once
 
 #include <atomic>
-
 #include <cstdint>
+#include <vector>
 
+#include "goro/detail/runtime_api.hpp"
+#include "sched/lock.hpp"
 #include "sched/run_queue.hpp"
 #include "sched/work_deque.hpp"
 
@@ -58,6 +60,15 @@ struct P {
   // Cache of dead Gs with default-size stacks (Go's gFree).
   G* gfree = nullptr;
   std::int32_t ngfree = 0;
+
+  // Timers started on this P (Go's per-P timer heap): a 4-ary min-heap on
+  // `when`, under `lock`. Any M may run due timers of any P (timers.cpp).
+  struct timer_heap {
+    mutex lock;
+    std::vector<detail::timer_node*> h;
+    // when of h[0], 0 when empty: read without the lock as a hint.
+    std::atomic<std::int64_t> earliest{0};
+  } timers;
 
   // Batch of fiber ids reserved from the runtime's counter.
   std::uint64_t goid_next = 0;

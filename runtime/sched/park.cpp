@@ -102,6 +102,12 @@ void ready(fiber* g) noexcept {
     return;
   }
   if (from_fiber) leave_runtime(m);  // sysmon took our P: use the global queue
+  if (m != nullptr && m->rt == rt && m->p != nullptr && m->curg == nullptr && m->in_rt.load(std::memory_order_relaxed)) {
+    // On g0 with a P (a timer firing in find_runnable): FIFO on our ring.
+    runq_put(m->p, g, false);
+    wakep(rt);
+    return;
+  }
   // From a thread outside this runtime (or without a P). Once g is queued
   // it may run and finish, and the runtime end, before wakep returns: the
   // in-flight count keeps run() from freeing the runtime under us.

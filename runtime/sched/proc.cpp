@@ -211,6 +211,7 @@ void run_main(const options& opts, void (*fn)(void*), void* arg, std::source_loc
     if (!t.joinable()) break;
     t.join();
   }
+  drop_all_timers(rt);  // timers nobody waits for any more (after() channels, ...)
   // Threads outside the runtime may still be inside ready() or hold a
   // keep_alive (a misuse we tolerate by waiting: they must drop it soon).
   for (;;) {

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <atomic>
+#include <climits>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -42,6 +43,7 @@ struct runtime {
   bool deadlocked = false;     // checkdead found a deadlock (throw mode)
   std::string deadlock_report;
   std::vector<std::unique_ptr<M>> allm;
+  M* timed_sleeper = nullptr;  // the idle M sleeping until the next timer
 
   // ---- atomics (the spinning protocol, see idle.cpp) ----------------------
   std::atomic<std::int32_t> npidle{0};      // Ps on the idle list
@@ -60,6 +62,9 @@ struct runtime {
   // A clock sysmon refreshes each round (0 without sysmon): parked fibers
   // record it, for "waiting for N ms" in the deadlock report.
   std::atomic<std::int64_t> coarse_now_ns{0};
+  // When the timed sleeper wakes (INT64_MAX: none). Written under `lock`,
+  // read without it by timer_start to decide whether to wake it earlier.
+  std::atomic<std::int64_t> sleep_until{INT64_MAX};
 
   // ---- immutable after start ----------------------------------------------
   std::vector<std::unique_ptr<P>> allp;
@@ -92,6 +97,7 @@ void handoffp(runtime* rt, P* p);
 void acquirep(M* m, P* p);
 P* releasep(M* m);
 void pidleput(runtime* rt, P* p);  // lock held
+bool mremove(runtime* rt, M* m);   // lock held; take m off the idle list if it is there
 P* pidleget(runtime* rt);          // lock held
 bool pidleremove(runtime* rt, P* p);  // lock held; take a specific idle P
 void reset_spinning(M* m);
@@ -113,6 +119,14 @@ void free_all_gs(runtime* rt);
 // ---- park.cpp --------------------------------------------------------------
 void fiber_main(transfer_t t);
 void switch_to_g0(M* m, G* g);
+
+// ---- timers.cpp ----------------------------------------------------------
+// Run p's due timers; true if any fired. Any M may call it for any P.
+bool run_timers(runtime* rt, P* p, std::int64_t now);
+// The earliest pending timer of any P, or 0.
+std::int64_t next_timer(runtime* rt);
+// Forget every pending timer (the runtime ends): heap = null, drop hooks.
+void drop_all_timers(runtime* rt);
 
 // ---- sysmon.cpp ----------------------------------------------------------
 void sysmon_start(runtime* rt);

@@ -106,10 +106,26 @@ struct found {
 
 // Find a runnable G for m (which holds a P), or park m until there is one.
 // Returns an empty result when the runtime is done.
+// Run the due timers of every P (ours first). True if any fired.
+bool run_all_timers(M* m) {
+  runtime* rt = m->rt;
+  if (next_timer(rt) == 0) return false;  // no clock read without timers
+  const std::int64_t now = detail::now_ns();
+  bool fired = run_timers(rt, m->p, now);
+  for (auto& p : rt->allp)
+    if (p.get() != m->p) fired = run_timers(rt, p.get(), now) || fired;
+  return fired;
+}
+
 found find_runnable(M* m) {
   runtime* rt = m->rt;
 top:
   P* p = m->p;
+  // Our own due timers (they ready fibers onto our queue).
+  if (const std::int64_t e = p->timers.earliest.load(std::memory_order_relaxed); e != 0) {
+    const std::int64_t now = detail::now_ns();
+    if (e <= now) run_timers(rt, p, now);
+  }
   // Fairness: now and then look at the global queue first, so that two Gs
   // handing work back and forth on a local queue cannot starve it.
   if (p->schedtick % 61 == 0 && rt->runq.size() > 0) {
@@ -142,6 +158,8 @@ top:
     std::lock_guard<mutex> l(rt->lock);
     if (G* g = globrunq_get(rt, p, 0)) return {g, false};
   }
+  // Due timers of other Ps (their owners may be busy or idle).
+  if (run_all_timers(m)) goto top;
 
   // Steal. Limit the number of spinning Ms to half the busy Ps: with more,
   // they burn CPU for nothing when parallelism is low.

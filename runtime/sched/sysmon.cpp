@@ -156,7 +156,9 @@ look retake(runtime* rt, std::vector<watch>& w, std::int64_t now) {
       continue;
     }
     const std::int64_t ran = now - pw.since;
-    const bool local_work = p->has_work();
+    const std::int64_t timer = p->timers.earliest.load(std::memory_order_relaxed);
+    // Due timers count as work waiting for this P.
+    const bool local_work = p->has_work() || (timer != 0 && timer <= now);
     r.waiting = r.waiting || local_work;
     const std::int32_t idle = rt->npidle.load(std::memory_order_seq_cst);
     const std::int32_t spinning = rt->nmspinning.load(std::memory_order_seq_cst);
@@ -226,6 +228,12 @@ void sysmon_main(runtime* rt) {
     // so a fiber that does not yield loses its P close to 10 ms after it
     // started (not up to 10 ms later).
     sleep = r.waiting ? std::min(delay, waiting_sleep_ns) : delay;
+    // Overdue timers nobody is running (their P's M is busy, no M is idle
+    // and timing, nobody spins): start an M to run them.
+    if (const std::int64_t t = next_timer(rt); t != 0 && t + rt->sysmon_tick_ns < now &&
+        rt->npidle.load(std::memory_order_seq_cst) > 0 && rt->nmspinning.load(std::memory_order_seq_cst) == 0 &&
+        rt->sleep_until.load(std::memory_order_relaxed) == INT64_MAX)
+      wakep(rt);
   }
 }
 

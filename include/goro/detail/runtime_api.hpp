@@ -104,6 +104,36 @@ void parker_block(parker& p, wait_reason why, void (*unlock)(void* arg), void* a
 // Wake a party blocked (or about to block) in parker_block. Exactly once.
 void parker_wake(parker& p) noexcept;
 
+// --- timers ----------------------------------------------------------------
+// Monotonic time (std::chrono::steady_clock) in nanoseconds.
+std::int64_t now_ns() noexcept;
+
+// A timer in a per-P heap (Go's runtime timer). `fire` runs once `when` has
+// passed, on a scheduler thread, with the heap's lock held: it must be
+// short and must not block (ready a fiber, try_send on a channel). With
+// period > 0 the timer is re-armed after each fire (missed periods are
+// skipped, like Go's ticker). `drop`, if set, runs for a timer still
+// pending when its runtime ends.
+struct timer_node {
+  std::int64_t when = 0;
+  std::int64_t period = 0;
+  void (*fire)(timer_node* t, std::int64_t now) = nullptr;
+  void (*drop)(timer_node* t) = nullptr;
+  // Owned by the runtime: the heap holding it (an rt::P*) and its index
+  // there, under that heap's lock.
+  std::atomic<void*> heap{nullptr};
+  std::int32_t index = -1;
+};
+// Add a timer that is in no heap to the calling thread's P's heap (any P's
+// when called from outside a fiber with a P). Must be called inside a
+// runtime: from a fiber, or from a fire callback.
+void timer_start(timer_node* t);
+// Remove a pending timer. Returns true if it was pending (and so will not
+// fire); false if it already fired (for a one-shot), was never started, or
+// was stopped. When it returns, `fire` is not running and will not run.
+// Callable from any thread.
+bool timer_stop(timer_node* t) noexcept;
+
 // --- keep-alive --------------------------------------------------------------
 // While one exists, the deadlock check is off for that runtime (a thread
 // outside it may still wake its fibers). Returns an opaque handle.
