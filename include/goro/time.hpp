@@ -72,7 +72,8 @@ class timer {
   timer& operator=(const timer&) = delete;
   ~timer() { detail::timer_stop(s_.get()); }
 
-  const chan<clock::time_point>& channel() const noexcept { return s_->c; }
+  // The timer's channel (a handle to it; copies share it).
+  chan<clock::time_point> channel() const noexcept { return s_->c; }
 
   // True if the timer was pending (and now will not fire).
   bool stop();
