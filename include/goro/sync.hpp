@@ -9,17 +9,31 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <type_traits>
 #include <utility>
 
 #include "goro/detail/runtime_api.hpp"
 #include "goro/detail/spinlock.hpp"
+#include "goro/detail/wait_list.hpp"
 
 namespace goro {
 
 namespace detail {
+
+// A deadline on the runtime's clock (steady_clock, in ns) from any clock.
+template <class Clock, class Duration>
+std::int64_t deadline_of(const std::chrono::time_point<Clock, Duration>& t) {
+  if constexpr (std::is_same_v<Clock, std::chrono::steady_clock>) {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+  } else {
+    return now_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(t - Clock::now()).count();
+  }
+}
 
 // A counting semaphore with a FIFO of blocked parties (Go's runtime
 // semaphore behind sync.Mutex). release() hands its token straight to the
@@ -36,20 +50,17 @@ class sema {
   // (a waiter that already waited once goes first).
   void acquire(wait_reason why, bool lifo = false);
   bool try_acquire() noexcept;
+  // acquire, giving up at `deadline` (now_ns clock). True if it got a token.
+  bool acquire_until(wait_reason why, std::int64_t deadline);
   // Give n tokens: one to each of the oldest waiters, the rest to the pool.
   void release(std::uint64_t n = 1) noexcept;
 
  private:
-  struct waiter {
-    parker p;
-    waiter* next = nullptr;
-  };
   static void unlock_fn(void* l) noexcept;
 
   spinlock lock_;
   std::uint64_t tokens_ = 0;  // under lock_
-  waiter* head_ = nullptr;    // under lock_
-  waiter* tail_ = nullptr;
+  wait_list waiters_;         // under lock_
 };
 
 }  // namespace detail
@@ -94,6 +105,18 @@ class mutex {
     if (s != 0) unlock_slow(s);
   }
 
+  // Timed locking (TimedLockable). Go's mutex has no timed lock; these poll
+  // try_lock with a backoff of 20 us doubling to 1 ms (sleeping, not
+  // spinning), so they may take the lock up to that long after it is free.
+  template <class Clock, class Duration>
+  bool try_lock_until(const std::chrono::time_point<Clock, Duration>& t) {
+    return try_lock() || try_lock_until_ns(detail::deadline_of(t));
+  }
+  template <class Rep, class Period>
+  bool try_lock_for(const std::chrono::duration<Rep, Period>& d) {
+    return try_lock_until(std::chrono::steady_clock::now() + std::chrono::ceil<std::chrono::steady_clock::duration>(d));
+  }
+
  private:
   friend class shared_mutex;
   static constexpr std::uint32_t locked_bit = 1;
@@ -102,6 +125,7 @@ class mutex {
   static constexpr std::uint32_t waiter_shift = 3;  // the rest: parked waiters
   void lock_slow();
   void unlock_slow(std::uint32_t s);
+  bool try_lock_until_ns(std::int64_t deadline);
 
   std::atomic<std::uint32_t> state_{0};
   detail::sema sema_;
@@ -157,18 +181,40 @@ class condition_variable {
     while (!pred()) wait(lock);
   }
 
+  // Timed waits (std::condition_variable_any's). A notify racing with the
+  // timeout has exactly one winner: either the wait reports no_timeout and
+  // consumed that notification, or it reports timeout and the notification
+  // went to another waiter (or nobody).
+  template <class Lock, class Clock, class Duration>
+  std::cv_status wait_until(Lock& lock, const std::chrono::time_point<Clock, Duration>& t) {
+    const bool woken = wait_until_impl([](void* l) { static_cast<Lock*>(l)->unlock(); }, &lock, detail::deadline_of(t));
+    lock.lock();
+    return woken ? std::cv_status::no_timeout : std::cv_status::timeout;
+  }
+  template <class Lock, class Rep, class Period>
+  std::cv_status wait_for(Lock& lock, const std::chrono::duration<Rep, Period>& d) {
+    return wait_until(lock, std::chrono::steady_clock::now() + std::chrono::ceil<std::chrono::steady_clock::duration>(d));
+  }
+  template <class Lock, class Clock, class Duration, class Pred>
+  bool wait_until(Lock& lock, const std::chrono::time_point<Clock, Duration>& t, Pred pred) {
+    while (!pred())
+      if (wait_until(lock, t) == std::cv_status::timeout) return pred();
+    return true;
+  }
+  template <class Lock, class Rep, class Period, class Pred>
+  bool wait_for(Lock& lock, const std::chrono::duration<Rep, Period>& d, Pred pred) {
+    return wait_until(lock, std::chrono::steady_clock::now() + std::chrono::ceil<std::chrono::steady_clock::duration>(d),
+                      std::move(pred));
+  }
+
  private:
-  struct waiter {
-    detail::parker p;
-    waiter* next = nullptr;
-  };
   // Queue the caller, release the user's lock, block.
   void wait_impl(void (*unlock)(void*), void* lock);
+  bool wait_until_impl(void (*unlock)(void*), void* lock, std::int64_t deadline);
   static void unlock_fn(void* l) noexcept;
 
   detail::spinlock lock_;
-  waiter* head_ = nullptr;  // FIFO, under lock_
-  waiter* tail_ = nullptr;
+  detail::wait_list waiters_;  // FIFO, under lock_
 };
 
 // Go's sync.Once with std::call_once's rules: the first caller runs fn;
@@ -208,6 +254,15 @@ class semaphore {
 
   void acquire() { s_.acquire(detail::wait_reason::semaphore); }
   bool try_acquire() noexcept { return s_.try_acquire(); }
+  // Wait for a unit until `t` / for `d`. True if it got one.
+  template <class Clock, class Duration>
+  bool try_acquire_until(const std::chrono::time_point<Clock, Duration>& t) {
+    return s_.acquire_until(detail::wait_reason::semaphore, detail::deadline_of(t));
+  }
+  template <class Rep, class Period>
+  bool try_acquire_for(const std::chrono::duration<Rep, Period>& d) {
+    return try_acquire_until(std::chrono::steady_clock::now() + std::chrono::ceil<std::chrono::steady_clock::duration>(d));
+  }
   void release(std::uint64_t n = 1) noexcept { s_.release(n); }
 
  private:
@@ -233,6 +288,16 @@ class wait_group {
   void add(std::int64_t delta);
   void done() { add(-1); }
   void wait();
+  // wait, giving up at `t` / after `d`. True if the counter reached zero
+  // (if that happened as the deadline passed, true as well).
+  template <class Clock, class Duration>
+  bool wait_until(const std::chrono::time_point<Clock, Duration>& t) {
+    return wait_until_ns(detail::deadline_of(t));
+  }
+  template <class Rep, class Period>
+  bool wait_for(const std::chrono::duration<Rep, Period>& d) {
+    return wait_until(std::chrono::steady_clock::now() + std::chrono::ceil<std::chrono::steady_clock::duration>(d));
+  }
 
   // The counter (a snapshot).
   std::int64_t count() const noexcept {
@@ -240,20 +305,26 @@ class wait_group {
   }
 
  private:
-  struct waiter {
-    detail::parker p;
-    waiter* next;
-  };
   static void unlock_fn(void* l);
+  bool wait_until_ns(std::int64_t deadline);
+  // Register as a waiter (false: the counter is already zero); *gen gets
+  // the generation registered in.
+  bool register_waiter(std::uint64_t* gen) noexcept;
+  static constexpr std::uint64_t waiter_mask = (1u << 24) - 1;
+  static constexpr std::uint64_t gen_mask = 0xffu << 24;
 
-  // High 32 bits: the counter; low 32 bits: fibers registered in wait().
+  // High 32 bits: the counter; bits 24-31: generation; low 24 bits: fibers
+  // registered in wait().
   // One word so that done() can tell, in the same atomic step that drops the
   // counter to zero, whether anyone waits (and otherwise never touch *this
   // again).
   std::atomic<std::uint64_t> state_{0};
   detail::spinlock lock_;
-  waiter* waiters_ = nullptr;    // parked waiters, under lock_
+  detail::wait_list waiters_;    // parked waiters, under lock_
   std::uint32_t tokens_ = 0;     // wake-ups for registered waiters not yet parked, under lock_
+  // Registered waiters that timed out after the counter's drop to zero had
+  // already counted them (so they get no token), under lock_.
+  std::uint32_t abandoned_ = 0;
 };
 
 }  // namespace goro

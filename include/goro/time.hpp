@@ -17,16 +17,16 @@
 
 namespace goro {
 
-using clock = std::chrono::steady_clock;
+using steady_clock = std::chrono::steady_clock;
 
 namespace detail {
 void sleep_until_ns(std::int64_t when);
 
-inline std::int64_t to_ns(clock::time_point t) noexcept {
+inline std::int64_t to_ns(steady_clock::time_point t) noexcept {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
 }
-inline clock::time_point from_ns(std::int64_t ns) noexcept {
-  return clock::time_point(std::chrono::duration_cast<clock::duration>(std::chrono::nanoseconds(ns)));
+inline steady_clock::time_point from_ns(std::int64_t ns) noexcept {
+  return steady_clock::time_point(std::chrono::duration_cast<steady_clock::duration>(std::chrono::nanoseconds(ns)));
 }
 template <class Rep, class Period>
 std::int64_t deadline_ns(const std::chrono::duration<Rep, Period>& d) noexcept {
@@ -40,7 +40,7 @@ namespace this_fiber {
 // Park the calling fiber until `t` (at once, after a yield, if t has
 // passed). On a thread outside the runtime, or inside goro::blocking, it
 // sleeps the thread.
-inline void sleep_until(clock::time_point t) { detail::sleep_until_ns(detail::to_ns(t)); }
+inline void sleep_until(steady_clock::time_point t) { detail::sleep_until_ns(detail::to_ns(t)); }
 
 template <class Rep, class Period>
 void sleep_for(const std::chrono::duration<Rep, Period>& d) {
@@ -52,9 +52,9 @@ void sleep_for(const std::chrono::duration<Rep, Period>& d) {
 // A channel that receives the current time once, `d` from now (Go's
 // time.After). Usable in select. Must be called in a runtime. The timer
 // is released when it fires, or when the runtime ends.
-chan<clock::time_point> after_ns(std::int64_t ns);
+chan<steady_clock::time_point> after_ns(std::int64_t ns);
 template <class Rep, class Period>
-chan<clock::time_point> after(const std::chrono::duration<Rep, Period>& d) {
+chan<steady_clock::time_point> after(const std::chrono::duration<Rep, Period>& d) {
   return after_ns(std::chrono::ceil<std::chrono::nanoseconds>(d).count());
 }
 
@@ -73,7 +73,7 @@ class timer {
   ~timer() { detail::timer_stop(s_.get()); }
 
   // The timer's channel (a handle to it; copies share it).
-  chan<clock::time_point> channel() const noexcept { return s_->c; }
+  chan<steady_clock::time_point> channel() const noexcept { return s_->c; }
 
   // True if the timer was pending (and now will not fire).
   bool stop();
@@ -85,7 +85,7 @@ class timer {
 
  protected:
   struct state : detail::timer_node {
-    chan<clock::time_point> c{1};
+    chan<steady_clock::time_point> c{1};
     detail::spinlock mu;  // serialises stop/reset
   };
   timer() : s_(std::make_unique<state>()) {}

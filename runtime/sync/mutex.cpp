@@ -9,11 +9,13 @@
 //    starvation mode unlock hands the mutex to the oldest waiter directly;
 //    arrivals do not try to take it and queue at the back. The last waiter,
 //    or one that waited less than 1 ms, switches back to normal mode.
+#include <algorithm>
 #include <chrono>
 
 #include "debug/fatal.hpp"
 #include "goro/sync.hpp"
 #include "goro/this_fiber.hpp"
+#include "goro/time.hpp"
 #include "sched/sched.hpp"
 
 namespace goro {
@@ -37,8 +39,8 @@ void spin() noexcept {
 }  // namespace
 
 void mutex::lock_slow() {
-  using clock = std::chrono::steady_clock;
-  clock::time_point wait_start{};
+  using steady = std::chrono::steady_clock;
+  steady::time_point wait_start{};
   bool waited = false;    // queued at least once: requeue at the front
   bool starving = false;  // we have waited past the threshold
   bool awoke = false;     // we own the woken bit
@@ -69,11 +71,11 @@ void mutex::lock_slow() {
 
     const bool lifo = waited;
     if (!waited) {
-      wait_start = clock::now();
+      wait_start = steady::now();
       waited = true;
     }
     sema_.acquire(detail::wait_reason::mutex, lifo);
-    starving = starving || clock::now() - wait_start > starvation_threshold;
+    starving = starving || steady::now() - wait_start > starvation_threshold;
     old = state_.load(std::memory_order_relaxed);
     if (old & starving_bit) {
       // Handed to us: the state still shows it unlocked, with us counted
@@ -113,6 +115,17 @@ void mutex::unlock_slow(std::uint32_t s) {
   sema_.release();
   rt::M* m = rt::current_m();
   if (m != nullptr && m->curg != nullptr && m->p != nullptr) this_fiber::yield();
+}
+
+bool mutex::try_lock_until_ns(std::int64_t deadline) {
+  std::int64_t backoff = 20'000;
+  for (;;) {
+    if (try_lock()) return true;
+    const std::int64_t now = detail::now_ns();
+    if (now >= deadline) return false;
+    detail::sleep_until_ns(std::min(now + backoff, deadline));
+    backoff = std::min<std::int64_t>(backoff * 2, 1'000'000);
+  }
 }
 
 // ---- shared_mutex (Go's sync.RWMutex) ----------------------------------------

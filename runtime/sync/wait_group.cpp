@@ -1,7 +1,8 @@
 // goro::wait_group (Go's sync.WaitGroup).
 //
-// state_ packs the counter (high 32 bits) and the number of registered
-// waiters (low 32 bits), so that the add() which drops the counter to zero
+// state_ packs the counter (high 32 bits), a generation (8 bits, bumped by
+// every drop to zero that releases waiters) and the number of registered
+// waiters (low 24 bits), so that the add() which drops the counter to zero
 // learns in the same atomic step whether anyone waits. If nobody does, it
 // never touches the object again (its owner may destroy it as soon as a
 // wait() returns). If someone does, those waiters cannot return before it
@@ -10,6 +11,12 @@
 // A waiter registers (CAS on state_) and then parks under lock_. The waker
 // may run between the two, so it leaves one token per waiter it did not
 // find parked; a late waiter consumes a token instead of parking.
+//
+// A timed waiter that gives up must undo its registration: if its
+// generation is still current it takes itself out of state_ by CAS;
+// otherwise the zero-drop already counted it (and is waiting for lock_,
+// which the waiter holds), so it records itself in abandoned_ and no token
+// is left for it (a stray token would release a later waiter early).
 #include "goro/sync.hpp"
 
 #include <string>
@@ -17,7 +24,7 @@
 namespace goro {
 
 wait_group::~wait_group() {
-  if (waiters_ != nullptr) detail::fatal("goro::wait_group::~wait_group", "destroyed while fibers wait on it");
+  if (!waiters_.empty()) detail::fatal("goro::wait_group::~wait_group", "destroyed while fibers wait on it");
 }
 
 void wait_group::unlock_fn(void* l) { static_cast<detail::spinlock*>(l)->unlock(); }
@@ -30,43 +37,99 @@ void wait_group::add(std::int64_t delta) {
   // one that brings it to zero (and wakes the waiters).
   const std::uint64_t s = state_.fetch_add(d, std::memory_order_acq_rel) + d;
   const auto v = static_cast<std::int32_t>(s >> 32);
-  const auto w = static_cast<std::uint32_t>(s);
+  const auto w = static_cast<std::uint32_t>(s & waiter_mask);
   if (v < 0) detail::fatal("goro::wait_group::add", "negative counter");
   if (v > 0 || w == 0) return;
-  // Counter is zero and w fibers registered: reset and release them all.
-  // relaxed: registered waiters only read state_ again after we wake them.
-  state_.store(0, std::memory_order_relaxed);
+  // Counter is zero and w fibers registered: reset (next generation) and
+  // release them all. relaxed: registered waiters only read state_ again
+  // after we wake them (or, timed out, under lock_, which we take next).
+  state_.store(((s >> 24) + 1) << 24 & gen_mask, std::memory_order_relaxed);
+  detail::wait_list wake;
   lock_.lock();
-  waiter* list = waiters_;
-  waiters_ = nullptr;
-  std::uint32_t parked = 0;
-  for (waiter* x = list; x; x = x->next) parked++;
-  tokens_ += w - parked;
+  std::uint32_t listed = 0;
+  while (detail::wait_node* x = waiters_.head) {
+    waiters_.remove(x);
+    listed++;
+    // A timed waiter whose timeout won is counted but not woken.
+    if (!x->timed || detail::parker_claim(x->p)) wake.push_back(x);
+  }
+  tokens_ += w - listed - abandoned_;
+  abandoned_ = 0;
   lock_.unlock();
-  while (list) {
-    waiter* next = list->next;  // before ready(): the waiter's stack may vanish
-    detail::parker_wake(list->p);
-    list = next;
+  while (detail::wait_node* x = wake.head) {
+    wake.head = x->next;  // before waking: the waiter's stack may go
+    detail::parker_wake(x->p);
+  }
+}
+
+bool wait_group::register_waiter(std::uint64_t* gen) noexcept {
+  // acquire: pairs with the release of the add() that dropped the counter.
+  std::uint64_t s = state_.load(std::memory_order_acquire);
+  for (;;) {
+    if ((s >> 32) == 0) return false;
+    if ((s & waiter_mask) == waiter_mask) detail::fatal("goro::wait_group::wait", "too many waiters");
+    if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire)) {
+      if (gen) *gen = s & gen_mask;
+      return true;
+    }
   }
 }
 
 void wait_group::wait() {
-  // acquire: pairs with the release of the add() that dropped the counter.
-  std::uint64_t s = state_.load(std::memory_order_acquire);
-  for (;;) {
-    if ((s >> 32) == 0) return;
-    if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire)) break;
-  }
+  if (!register_waiter(nullptr)) return;
   lock_.lock();
   if (tokens_ > 0) {
     tokens_--;
     lock_.unlock();
     return;
   }
-  waiter me{{}, waiters_};
+  detail::wait_node me;
   detail::parker_init(me.p);
-  waiters_ = &me;
+  waiters_.push_back(&me);
   detail::parker_block(me.p, detail::wait_reason::wait_group, &unlock_fn, &lock_);
+}
+
+bool wait_group::wait_until_ns(std::int64_t deadline) {
+  std::uint64_t gen = 0;
+  if (!register_waiter(&gen)) return true;
+  lock_.lock();
+  if (tokens_ > 0) {
+    tokens_--;
+    lock_.unlock();
+    return true;
+  }
+  detail::wait_node me;
+  me.timed = true;
+  detail::parker_init(me.p);
+  waiters_.push_back(&me);
+  if (deadline > detail::now_ns()) {
+    if (detail::parker_block_until(me.p, deadline, detail::wait_reason::wait_group, &unlock_fn, &lock_))
+      return true;  // released by the zero-drop
+    lock_.lock();
+  } else {
+    // Never blocked, and we hold lock_, so nobody can claim us: time out.
+    me.p.claimed.store(2, std::memory_order_relaxed);
+  }
+  // Timed out; lock_ held.
+  const bool listed = me.queued;
+  waiters_.remove(&me);
+  bool reached_zero = !listed;  // the zero-drop took the list with us in it
+  if (listed) {
+    std::uint64_t s = state_.load(std::memory_order_acquire);
+    for (;;) {
+      if ((s & gen_mask) != gen) {
+        // Our generation ended: its zero-drop waits for lock_ and will
+        // count us; it must not leave a token for us.
+        abandoned_++;
+        reached_zero = true;
+        break;
+      }
+      // Withdraw our own registration. relaxed: nothing is published.
+      if (state_.compare_exchange_weak(s, s - 1, std::memory_order_relaxed, std::memory_order_acquire)) break;
+    }
+  }
+  lock_.unlock();
+  return reached_zero;
 }
 
 }  // namespace goro

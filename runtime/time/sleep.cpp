@@ -1,8 +1,11 @@
 // sleep, after, timer and ticker on top of the timer heaps (timers.cpp).
+#include <time.h>
+
 #include <thread>
 
 #include "goro/this_fiber.hpp"
 #include "goro/time.hpp"
+#include "sched/futex.hpp"
 #include "sched/sched.hpp"
 
 namespace goro {
@@ -32,11 +35,65 @@ void sleep_until_ns(std::int64_t when) {
   park(wait_reason::sleep, [](void* a) { timer_start(static_cast<sleeper*>(a)); }, &s);
 }
 
+namespace {
+
+struct timed_park : timer_node {
+  parker* p;
+  void (*unlock)(void*);
+  void* arg;
+};
+
+}  // namespace
+
+bool parker_block_until(parker& p, std::int64_t deadline, wait_reason why, void (*unlock)(void*), void* arg) {
+  if (p.g == nullptr) {
+    // A thread: a futex wait with a timeout.
+    unlock(arg);
+    for (;;) {
+      // acquire: pairs with parker_wake's release store.
+      if (p.woken.load(std::memory_order_acquire) != 0) return true;
+      const std::int64_t left = deadline - now_ns();
+      if (left <= 0) break;
+      timespec ts{static_cast<time_t>(left / 1'000'000'000), static_cast<long>(left % 1'000'000'000)};
+      rt::futex_wait(&p.woken, 0, &ts);
+    }
+    std::uint32_t open = 0;
+    if (p.claimed.compare_exchange_strong(open, 2, std::memory_order_acq_rel, std::memory_order_acquire)) return false;
+    // A waker claimed us first: its wake-up is on its way.
+    while (p.woken.load(std::memory_order_acquire) == 0) rt::futex_wait(&p.woken, 0, nullptr);
+    return true;
+  }
+  timed_park tp;
+  tp.when = deadline;
+  tp.p = &p;
+  tp.unlock = unlock;
+  tp.arg = arg;
+  tp.fire = [](timer_node* t, std::int64_t) {
+    auto* x = static_cast<timed_park*>(t);
+    std::uint32_t open = 0;
+    if (x->p->claimed.compare_exchange_strong(open, 2, std::memory_order_acq_rel, std::memory_order_acquire))
+      parker_wake(*x->p);
+  };
+  // On g0, once we have switched out: start the timer *before* releasing
+  // the caller's lock. A waker needs that lock to find us, so the timer is
+  // in its heap before anyone can wake us and run timer_stop below.
+  park(why, [](void* a) {
+    auto* x = static_cast<timed_park*>(a);
+    timer_start(x);
+    x->unlock(x->arg);
+  }, &tp);
+  if (p.claimed.load(std::memory_order_acquire) == 2) return false;  // the timer won (and is gone)
+  // A waker won: stop the timer; if it is firing right now, timer_stop
+  // waits for it, and its claim fails.
+  timer_stop(&tp);
+  return true;
+}
+
 }  // namespace detail
 
-chan<clock::time_point> after_ns(std::int64_t ns) {
+chan<steady_clock::time_point> after_ns(std::int64_t ns) {
   struct after_state : detail::timer_node {
-    chan<clock::time_point> c{1};
+    chan<steady_clock::time_point> c{1};
   };
   auto* st = new after_state;
   st->when = detail::now_ns() + (ns > 0 ? ns : 0);
@@ -46,7 +103,7 @@ chan<clock::time_point> after_ns(std::int64_t ns) {
     delete a;
   };
   st->drop = [](detail::timer_node* t) { delete static_cast<after_state*>(t); };
-  chan<clock::time_point> c = st->c;
+  chan<steady_clock::time_point> c = st->c;
   try {
     detail::timer_start(st);
   } catch (...) {
@@ -58,8 +115,8 @@ chan<clock::time_point> after_ns(std::int64_t ns) {
 
 namespace {
 
-void drain(const chan<clock::time_point>& c) {
-  chan<clock::time_point> h = c;
+void drain(const chan<steady_clock::time_point>& c) {
+  chan<steady_clock::time_point> h = c;
   while (h.try_recv().status == recv_status::ok) {
   }
 }

@@ -18,7 +18,7 @@ namespace {
 
 using goro_test::scaled;
 using namespace std::chrono_literals;
-using clk = goro::clock;
+using clk = goro::steady_clock;
 
 class Timers : public ::testing::TestWithParam<int> {
  protected:

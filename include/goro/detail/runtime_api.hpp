@@ -104,6 +104,19 @@ void parker_block(parker& p, wait_reason why, void (*unlock)(void* arg), void* a
 // Wake a party blocked (or about to block) in parker_block. Exactly once.
 void parker_wake(parker& p) noexcept;
 
+// Timed waits. The party and its wakers race on p.claimed: a waker must win
+// parker_claim (0 -> 1) before it may wake a timed party; the timeout
+// claims 0 -> 2. Exactly one wins.
+inline bool parker_claim(parker& p) noexcept {
+  std::uint32_t open = 0;
+  // acq_rel: the winner's writes precede the party's reads after waking.
+  return p.claimed.compare_exchange_strong(open, 1, std::memory_order_acq_rel, std::memory_order_acquire);
+}
+// Like parker_block, but give up at `deadline` (now_ns() clock). Returns
+// true when a waker claimed and woke the party, false on timeout (then the
+// caller takes its entry off its queue, under its lock).
+bool parker_block_until(parker& p, std::int64_t deadline, wait_reason why, void (*unlock)(void* arg), void* arg);
+
 // --- timers ----------------------------------------------------------------
 // Monotonic time (std::chrono::steady_clock) in nanoseconds.
 std::int64_t now_ns() noexcept;
