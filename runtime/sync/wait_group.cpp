@@ -124,8 +124,8 @@ bool wait_group::wait_until_ns(std::int64_t deadline) {
         reached_zero = true;
         break;
       }
-      // Withdraw our own registration. relaxed: nothing is published.
-      if (state_.compare_exchange_weak(s, s - 1, std::memory_order_relaxed, std::memory_order_acquire)) break;
+      // Withdraw our own registration (acquire: as the loads above).
+      if (state_.compare_exchange_weak(s, s - 1, std::memory_order_acquire, std::memory_order_acquire)) break;
     }
   }
   lock_.unlock();

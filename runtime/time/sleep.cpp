@@ -79,8 +79,12 @@ bool parker_block_until(parker& p, std::int64_t deadline, wait_reason why, void 
   // in its heap before anyone can wake us and run timer_stop below.
   park(why, [](void* a) {
     auto* x = static_cast<timed_park*>(a);
+    // Read x first: once the timer is in a heap it may fire at once and
+    // resume the fiber, whose frame (and x with it) then goes away.
+    void (*unlock)(void*) = x->unlock;
+    void* arg = x->arg;
     timer_start(x);
-    x->unlock(x->arg);
+    unlock(arg);
   }, &tp);
   if (p.claimed.load(std::memory_order_acquire) == 2) return false;  // the timer won (and is gone)
   // A waker won: stop the timer; if it is firing right now, timer_stop

@@ -61,10 +61,12 @@ TEST_P(TimedWait, ConditionVariableTimeoutRacingNotifyHasOneWinner) {
       wg.add(2);
       const auto d = std::chrono::microseconds(100 + (i % 10) * 40);
       goro::go([&] {
-        std::unique_lock<goro::mutex> l(m);
-        queued++;
-        w1 = cv.wait_for(l, d) == std::cv_status::no_timeout ? 1 : 0;
-        wg.done();
+        {
+          std::unique_lock<goro::mutex> l(m);
+          queued++;
+          w1 = cv.wait_for(l, d) == std::cv_status::no_timeout ? 1 : 0;
+        }
+        wg.done();  // after unlocking: m dies with this round
       });
       for (;;) {  // W1 queued (it queues before releasing m)
         std::lock_guard<goro::mutex> l(m);
@@ -74,10 +76,12 @@ TEST_P(TimedWait, ConditionVariableTimeoutRacingNotifyHasOneWinner) {
         m.lock();
       }
       goro::go([&] {
-        std::unique_lock<goro::mutex> l(m);
-        queued++;
-        cv.wait(l);
-        w2 = true;
+        {
+          std::unique_lock<goro::mutex> l(m);
+          queued++;
+          cv.wait(l);
+          w2 = true;
+        }
         wg.done();
       });
       for (;;) {
