@@ -5,6 +5,7 @@
 #include <atomic>
 
 #include <signal.h>
+#include <time.h>
 
 #include <cstdint>
 #include <thread>
@@ -41,6 +42,8 @@ struct M {
   M* link = nullptr;     // idle list, under the sched lock
   std::thread thread;    // empty for m0 (the thread that called run)
   std::uint64_t rng = 0; // per-M random state for steal order
+  clockid_t cpu_clock{};  // this thread's CPU-time clock (sysmon tells running from descheduled)
+  bool has_cpu_clock = false;
 
   // Alternate signal stack, so a fiber's stack overflow can be reported.
   void* altstack = nullptr;

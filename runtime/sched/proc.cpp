@@ -1,4 +1,5 @@
 // Runtime start and end, and the life of an M (Go's newm / mstart).
+#include <pthread.h>
 #include <sched.h>
 #include <unistd.h>
 
@@ -76,6 +77,7 @@ void mstart(M* m) {
   set_current_m(m);
   init_thread_context(m->g0);
   m->slots = thread_slots::current();
+  m->has_cpu_clock = pthread_getcpuclockid(pthread_self(), &m->cpu_clock) == 0;
   install_altstack(m);
   P* p = m->nextp;
   m->nextp = nullptr;
@@ -178,6 +180,7 @@ void run_main(const options& opts, void (*fn)(void*), void* arg, std::source_loc
   set_current_m(m0);
   init_thread_context(m0->g0);
   m0->slots = thread_slots::current();
+  m0->has_cpu_clock = pthread_getcpuclockid(pthread_self(), &m0->cpu_clock) == 0;
   install_altstack(m0);
   {
     std::lock_guard<mutex> l(rt->lock);

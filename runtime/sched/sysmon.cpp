@@ -122,7 +122,38 @@ struct watch {
   std::uint32_t tick = 0;
   std::int64_t since = 0;
   bool valid = false;
+  // CPU time of the owner M when the 10 ms were first up (see below).
+  std::int64_t cpu0 = 0;
+  std::int64_t cpu_at = 0;
+  bool cpu_valid = false;
 };
+
+std::int64_t thread_cpu_ns(M* m) {
+  timespec ts;
+  if (m == nullptr || !m->has_cpu_clock || clock_gettime(m->cpu_clock, &ts) != 0) return -1;
+  return std::int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// Has m's thread been running (rather than descheduled by the OS) since
+// the first look? Only a fiber that really computes is a hog: an M the OS
+// did not run for 10 ms must keep its P, or two fibers of one P would run
+// at once for nothing. Needs two looks; half the CPU over the window counts.
+bool owner_is_running(watch& pw, M* m, std::int64_t now) {
+  const std::int64_t cpu = thread_cpu_ns(m);
+  if (cpu < 0) return true;  // no per-thread clock: trust the wall clock
+  if (!pw.cpu_valid) {
+    pw.cpu0 = cpu;
+    pw.cpu_at = now;
+    pw.cpu_valid = true;
+    return false;
+  }
+  const std::int64_t window = now - pw.cpu_at;
+  if (window < 500'000) return false;  // let it accumulate half a millisecond
+  if (2 * (cpu - pw.cpu0) >= window) return true;
+  pw.cpu0 = cpu;  // mostly descheduled: start a new window
+  pw.cpu_at = now;
+  return false;
+}
 
 void ensure_spare_m(runtime* rt) {
   {
@@ -152,7 +183,7 @@ look retake(runtime* rt, std::vector<watch>& w, std::int64_t now) {
     }
     const std::uint32_t tick = p->switchtick.load(std::memory_order_relaxed);
     if (!pw.valid || tick != pw.tick) {
-      pw = {tick, now, true};
+      pw = watch{tick, now, true};
       continue;
     }
     const std::int64_t ran = now - pw.since;
@@ -179,8 +210,10 @@ look retake(runtime* rt, std::vector<watch>& w, std::int64_t now) {
         if (local_work && ran >= preempt_ns / 2) ensure_spare_m(rt);
         continue;
       }
-      // A fiber has run for 10 ms. Take the P only if someone waits for it.
+      // A fiber has run for 10 ms. Take the P only if someone waits for it,
+      // and only if its thread is really running it.
       if (!local_work && !(rt->runq.size() > 0 && idle == 0)) continue;
+      if (!owner_is_running(pw, p->owner.load(std::memory_order_relaxed), now)) continue;
     }
     if (!try_take_p(p, p->owner.load(std::memory_order_relaxed), own)) continue;
     // The P is ours: its old M finds out at its next runtime call.

@@ -81,10 +81,10 @@ bool parker_block_until(parker& p, std::int64_t deadline, wait_reason why, void 
     auto* x = static_cast<timed_park*>(a);
     // Read x first: once the timer is in a heap it may fire at once and
     // resume the fiber, whose frame (and x with it) then goes away.
-    void (*unlock)(void*) = x->unlock;
-    void* arg = x->arg;
+    void (*release)(void*) = x->unlock;
+    void* lock = x->arg;
     timer_start(x);
-    unlock(arg);
+    release(lock);
   }, &tp);
   if (p.claimed.load(std::memory_order_acquire) == 2) return false;  // the timer won (and is gone)
   // A waker won: stop the timer; if it is firing right now, timer_stop

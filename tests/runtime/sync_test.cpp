@@ -111,7 +111,10 @@ TEST_P(Sync, SharedMutexReadersShareWritersExclude) {
         int m = max_inside.load();
         while (now > m && !max_inside.compare_exchange_weak(m, now)) {
         }
-        for (int i = 0; i < 100000 && max_inside.load() < readers; i++) goro::this_fiber::yield();
+        // Bounded by time, not by a count of yields: under load a reader's
+        // thread may not run for a while.
+        const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (max_inside.load() < readers && std::chrono::steady_clock::now() < give_up) goro::this_fiber::yield();
         --inside;
         wg.done();
       });
