@@ -3,6 +3,7 @@
 
 #include "goro/blocking.hpp"
 #include "goro/chan.hpp"
+#include "goro/context.hpp"
 #include "goro/go.hpp"
 #include "goro/runtime.hpp"
 #include "goro/select.hpp"
