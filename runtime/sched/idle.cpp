@@ -18,7 +18,9 @@
 //     wakep(), so there may be more work for another spinner.
 //  4. Delicate dance. A spinning M that finds nothing puts its P on the idle
 //     list, decrements nmspinning, and only *then* looks at every P's queue
-//     once more, re-acquiring a P and spinning again if one has work.
+//     and the global queue once more, re-acquiring a P and spinning again if
+//     one has work. (The global queue matters: threads outside the runtime
+//     queue there and also rely on a spinner they see.)
 //
 // Why no wake-up is lost: a submitter does (a) publish G, (b) read
 // npidle/nmspinning; a spinner going idle does (c) increment npidle,

@@ -192,8 +192,12 @@ top:
     // (d) in idle.cpp's essay: the queue reads below must not move above
     // the decrement (StoreLoad); pairs with the fence in wakep.
     std::atomic_thread_fence(std::memory_order_seq_cst);
+    // The global queue too: a thread outside the runtime (or a fiber
+    // without a P) queues there and calls wakep, which trusts a spinner
+    // it sees to find the work.
+    bool global = rt->runq.size() > 0;
     for (auto& pp : rt->allp) {
-      if (pp->has_work()) {
+      if (global || pp->has_work()) {
         P* np;
         {
           std::lock_guard<mutex> l(rt->lock);
