@@ -21,7 +21,9 @@
 // thread. with_deadline/with_timeout and after_func start a fiber, so call
 // them inside a runtime. Call the cancel function when done with a context
 // (it stops that fiber); a deadline context left uncancelled keeps its
-// fiber, and so run(), until the deadline.
+// fiber, and so run(), until the deadline. Likewise an after_func whose
+// context is never done and which is never stopped keeps its fiber waiting:
+// run() then ends with the deadlock report naming it.
 #pragma once
 
 #include <chrono>

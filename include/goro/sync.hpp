@@ -322,9 +322,6 @@ class wait_group {
   detail::spinlock lock_;
   detail::wait_list waiters_;    // parked waiters, under lock_
   std::uint32_t tokens_ = 0;     // wake-ups for registered waiters not yet parked, under lock_
-  // Registered waiters that timed out after the counter's drop to zero had
-  // already counted them (so they get no token), under lock_.
-  std::uint32_t abandoned_ = 0;
 };
 
 }  // namespace goro

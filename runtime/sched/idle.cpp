@@ -179,6 +179,8 @@ bool stopm(M* m) {
       mput(rt, m);
       checkdead(rt);
       if (may_time && rt->timed_sleeper == nullptr && !rt->done) {
+        // Pairs with the fence in timer_start (see there).
+        std::atomic_thread_fence(std::memory_order_seq_cst);
         until = next_timer(rt);
         if (until != 0) {
           rt->timed_sleeper = m;

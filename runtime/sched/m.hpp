@@ -20,7 +20,7 @@ struct P;
 struct runtime;
 
 // What a fiber asked g0 to do when it switched to it.
-enum class m_action : std::uint8_t { none, yield, park, exit, blocking_exit, handoff };
+enum class m_action : std::uint8_t { none, yield, park, exit, blocking_exit, rejoin, handoff };
 
 struct M {
   runtime* rt = nullptr;

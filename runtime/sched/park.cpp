@@ -27,6 +27,19 @@ void switch_to_g0(M* m, G* g) {
   now->slots.restore(ts);
 }
 
+void rejoin(M* m, G* g) {
+  runtime* rt = m->rt;
+  {
+    std::lock_guard<mutex> l(rt->lock);
+    if (P* p = pidleget(rt)) {
+      acquirep(m, p);
+      return;
+    }
+  }
+  m->action = m_action::rejoin;
+  switch_to_g0(m, g);  // resumed by execute() on an M with a P, outside the runtime
+}
+
 void fiber_main(transfer_t t) {
   M* m = static_cast<M*>(t.data);
   context_started(m->slots);

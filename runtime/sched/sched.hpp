@@ -118,6 +118,11 @@ void free_all_gs(runtime* rt);
 
 // ---- park.cpp --------------------------------------------------------------
 void fiber_main(transfer_t t);
+// The fiber g, running on m in the runtime, found its P taken by sysmon:
+// get an idle P, or queue g and let m go idle, so that no more than procs
+// fibers run user code. Returns on an M with a P; if it switched, that M
+// left the runtime (call enter_runtime again).
+void rejoin(M* m, G* g);
 void switch_to_g0(M* m, G* g);
 
 // ---- timers.cpp ----------------------------------------------------------

@@ -263,10 +263,12 @@ G* handle_action(M* m, G* g) {
       if (rt->live.fetch_sub(1, std::memory_order_acq_rel) == 1) finish(rt);
       return nullptr;
     }
-    case m_action::blocking_exit: {
-      // g returned from goro::blocking and found no idle P. It waits on the
-      // global queue; this M, with no P, goes idle.
-      casgstatus(g, gstatus::syscall, gstatus::runnable, "exit_blocking");
+    case m_action::blocking_exit:
+    case m_action::rejoin: {
+      // g returned from goro::blocking (or found that sysmon took its P,
+      // park.cpp rejoin) and found no idle P. It waits on the global queue;
+      // this M, with no P, goes idle.
+      casgstatus(g, a == m_action::rejoin ? gstatus::running : gstatus::syscall, gstatus::runnable, "exit_blocking");
       g->m = nullptr;
       std::lock_guard<mutex> l(rt->lock);
       if (P* p = pidleget(rt)) {

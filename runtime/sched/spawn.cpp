@@ -192,10 +192,18 @@ spawn_slot spawn_prepare(std::size_t size, std::size_t align, std::size_t stack_
   const std::size_t ss = stack_size ? normalize_stack_size(stack_size) : rt->stacks.default_usable();
   if (size > ss / 2)
     throw std::length_error("goro::go: the callable and its arguments do not fit in half the fiber's stack");
-  // Claim the P against sysmon (retake.hpp); inside goro::blocking, or if
-  // sysmon took it, use the runtime's shared lists instead.
+  // Claim the P against sysmon (retake.hpp). If sysmon took it while we
+  // ran, get one back first (at most procs fibers run at once); inside
+  // goro::blocking use the runtime's shared lists.
   P* p = enter_runtime(m);
-  if (m->curg->status.load(std::memory_order_relaxed) != gstatus::running) p = nullptr;
+  if (m->curg->status.load(std::memory_order_relaxed) != gstatus::running) {
+    p = nullptr;
+  } else if (p == nullptr) {
+    G* self = m->curg;
+    rejoin(m, self);
+    m = current_m();
+    p = enter_runtime(m);
+  }
   G* g;
   try {
     g = gfget(rt, p, ss);
@@ -233,8 +241,17 @@ void spawn_commit(fiber* g, void (*entry)(void* storage), const std::source_loca
     runq_put(p, g, true);
   } else {
     // No P of our own (inside goro::blocking, or sysmon took it).
-    std::lock_guard<mutex> l(rt->lock);
-    globrunq_put(rt, g);
+    {
+      std::lock_guard<mutex> l(rt->lock);
+      globrunq_put(rt, g);
+    }
+    if (self->status.load(std::memory_order_relaxed) == gstatus::running) {
+      wakep(rt);
+      rejoin(m, self);  // sysmon took our P: get one back before going on
+      m = current_m();
+      if (m->in_rt.load(std::memory_order_relaxed)) leave_runtime(m);
+      return;
+    }
   }
   wakep(rt);
   leave_runtime(m);

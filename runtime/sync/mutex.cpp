@@ -109,12 +109,12 @@ void mutex::unlock_slow(std::uint32_t s) {
       }
     }
   }
-  // Starvation mode: the oldest waiter owns the mutex now. Let it run at
-  // once (it went to our runnext) instead of leaving the mutex idle while
-  // we continue.
+  // Starvation mode: the oldest waiter owns the mutex now (it went to our
+  // runnext and runs when we next switch). Go also yields to it here; we do
+  // not: unlock must never switch fibers, since callers (a condition
+  // variable's wait, a lock_guard inside goro::blocking) may hold a
+  // spinlock or have no P to yield.
   sema_.release();
-  rt::M* m = rt::current_m();
-  if (m != nullptr && m->curg != nullptr && m->p != nullptr) this_fiber::yield();
 }
 
 bool mutex::try_lock_until_ns(std::int64_t deadline) {

@@ -13,13 +13,18 @@
 // find parked; a late waiter consumes a token instead of parking.
 //
 // A timed waiter that gives up must undo its registration: if its
-// generation is still current it takes itself out of state_ by CAS;
-// otherwise the zero-drop already counted it (and is waiting for lock_,
-// which the waiter holds), so it records itself in abandoned_ and no token
-// is left for it (a stray token would release a later waiter early).
+// generation is still current and the counter above zero, it takes itself
+// out of state_ by CAS and leaves the list. Otherwise the add() that dropped
+// the counter to zero already counted it and is about to take the list: the
+// waiter stays listed (its claim makes add() skip waking it) and waits until
+// add() has taken it, so that no token is left for it (a stray token would
+// release a later waiter early) and add() is done with the object.
 #include "goro/sync.hpp"
 
 #include <string>
+#include <thread>
+
+#include "goro/this_fiber.hpp"
 
 namespace goro {
 
@@ -53,8 +58,7 @@ void wait_group::add(std::int64_t delta) {
     // A timed waiter whose timeout won is counted but not woken.
     if (!x->timed || detail::parker_claim(x->p)) wake.push_back(x);
   }
-  tokens_ += w - listed - abandoned_;
-  abandoned_ = 0;
+  tokens_ += w - listed;
   lock_.unlock();
   while (detail::wait_node* x = wake.head) {
     wake.head = x->next;  // before waking: the waiter's stack may go
@@ -110,26 +114,37 @@ bool wait_group::wait_until_ns(std::int64_t deadline) {
     // Never blocked, and we hold lock_, so nobody can claim us: time out.
     me.p.claimed.store(2, std::memory_order_relaxed);
   }
-  // Timed out; lock_ held.
-  const bool listed = me.queued;
-  waiters_.remove(&me);
-  bool reached_zero = !listed;  // the zero-drop took the list with us in it
-  if (listed) {
-    std::uint64_t s = state_.load(std::memory_order_acquire);
-    for (;;) {
-      if ((s & gen_mask) != gen) {
-        // Our generation ended: its zero-drop waits for lock_ and will
-        // count us; it must not leave a token for us.
-        abandoned_++;
-        reached_zero = true;
-        break;
-      }
-      // Withdraw our own registration (acquire: as the loads above).
-      if (state_.compare_exchange_weak(s, s - 1, std::memory_order_acquire, std::memory_order_acquire)) break;
+  // Timed out; lock_ held. Leave only in a state where add() will not
+  // touch us (or *this) again.
+  for (;;) {
+    if (!me.queued) {
+      // The zero-drop took the list with us in it: it counted us (no token
+      // left for us) and has finished with *this (it held lock_ until then).
+      lock_.unlock();
+      return true;
     }
+    std::uint64_t s = state_.load(std::memory_order_acquire);
+    if ((s & gen_mask) == gen && (s >> 32) != 0) {
+      // Our generation is live and the counter above zero: withdraw our
+      // registration (acquire: as the loads above).
+      if (state_.compare_exchange_weak(s, s - 1, std::memory_order_acquire, std::memory_order_acquire)) {
+        waiters_.remove(&me);
+        lock_.unlock();
+        return false;
+      }
+      continue;
+    }
+    // The counter reached zero in our generation: that add() is on its way
+    // to take the list (with us in it, not to be woken: our claim is 2)
+    // under lock_. Let it.
+    lock_.unlock();
+    if (me.p.g != nullptr) {
+      this_fiber::yield();
+    } else {
+      std::this_thread::yield();
+    }
+    lock_.lock();
   }
-  lock_.unlock();
-  return reached_zero;
 }
 
 }  // namespace goro

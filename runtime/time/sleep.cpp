@@ -103,7 +103,11 @@ chan<steady_clock::time_point> after_ns(std::int64_t ns) {
   st->when = detail::now_ns() + (ns > 0 ? ns : 0);
   st->fire = [](detail::timer_node* t, std::int64_t now) {
     auto* a = static_cast<after_state*>(t);
-    a->c.try_send(detail::from_ns(now));  // capacity 1, sent once: never full
+    try {
+      a->c.try_send(detail::from_ns(now));  // capacity 1, sent once: never full
+    } catch (const closed_channel_error&) {
+      // The user closed the channel: nobody to tell.
+    }
     delete a;
   };
   st->drop = [](detail::timer_node* t) { delete static_cast<after_state*>(t); };
@@ -132,7 +136,11 @@ void timer::start(std::int64_t when, std::int64_t period) {
   s_->period = period;
   s_->fire = [](detail::timer_node* t, std::int64_t now) {
     // A full channel (a ticker's receiver fell behind): the tick is dropped.
-    static_cast<state*>(t)->c.try_send(detail::from_ns(now));
+    // A channel the user closed: ignored (fire runs on the scheduler).
+    try {
+      static_cast<state*>(t)->c.try_send(detail::from_ns(now));
+    } catch (const closed_channel_error&) {
+    }
   };
   detail::timer_start(s_.get());
 }

@@ -70,6 +70,7 @@ void update_earliest(heap_t& th) noexcept {
 void push(heap_t& th, P* p, timer_node* t) {
   th.h.push_back(t);
   sift_up(th, th.h.size() - 1);
+  t->home.store(p, std::memory_order_relaxed);  // read by timer_stop after acquiring `heap`
   t->heap.store(p, std::memory_order_release);
 }
 
@@ -156,6 +157,7 @@ void timer_start(timer_node* t) {
   P* p = m->p ? m->p : rt->allp[0].get();
   GORO_CHECK(t->heap.load(std::memory_order_relaxed) == nullptr, "timer started twice");
   bool first;
+  const std::int64_t when = t->when;  // t may fire (and be freed) once the lock is released
   {
     std::lock_guard<mutex> l(p->timers.lock);
     push(p->timers, p, t);
@@ -163,11 +165,14 @@ void timer_start(timer_node* t) {
     update_earliest(p->timers);
   }
   // An idle M sleeps until the earliest timer: if this one is earlier, wake
-  // it to sleep less. (relaxed: re-checked under the lock.)
-  if (first && t->when < rt->sleep_until.load(std::memory_order_relaxed)) {
+  // it to sleep less. seq_cst fence: our `earliest` store above and the
+  // idle M's sleep_until store (then its read of `earliest`) must not both
+  // be missed (store-buffer pattern); stopm has the matching fence.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (first && when < rt->sleep_until.load(std::memory_order_relaxed)) {
     std::unique_lock<mutex> l(rt->lock);
     M* s = rt->timed_sleeper;
-    if (s != nullptr && t->when < rt->sleep_until.load(std::memory_order_relaxed) && mremove(rt, s)) {
+    if (s != nullptr && when < rt->sleep_until.load(std::memory_order_relaxed) && mremove(rt, s)) {
       rt->timed_sleeper = nullptr;
       rt->sleep_until.store(INT64_MAX, std::memory_order_relaxed);
       s->retime = true;
@@ -180,7 +185,15 @@ void timer_start(timer_node* t) {
 bool timer_stop(timer_node* t) noexcept {
   for (;;) {
     P* p = heap_owner(t);
-    if (p == nullptr) return false;
+    if (p == nullptr) {
+      // Not pending. A one-shot leaves its heap just before it fires, so its
+      // fire may still be running: wait it out by taking that heap's lock
+      // (fire runs under it).
+      if (P* home = static_cast<P*>(t->home.load(std::memory_order_relaxed))) {
+        std::lock_guard<mutex> l(home->timers.lock);
+      }
+      return false;
+    }
     std::lock_guard<mutex> l(p->timers.lock);
     if (heap_owner(t) != p) continue;  // fired or moved meanwhile: look again
     remove_at(p->timers, static_cast<std::size_t>(t->index));

@@ -135,6 +135,7 @@ struct timer_node {
   // Owned by the runtime: the heap holding it (an rt::P*) and its index
   // there, under that heap's lock.
   std::atomic<void*> heap{nullptr};
+  std::atomic<void*> home{nullptr};  // the heap it was last pushed to (kept after it fires)
   std::int32_t index = -1;
 };
 // Add a timer that is in no heap to the calling thread's P's heap (any P's
