@@ -14,4 +14,11 @@ void yield();
 // main fiber. 0 when the caller is not a fiber.
 std::uint64_t id() noexcept;
 
+// A cheap check for long computations: yields when sysmon has seen this
+// fiber run for 10 ms while other fibers wait for its P. Without it such a
+// fiber is not stopped either; sysmon then hands its P to another thread
+// (docs/design.md), which costs a thread switch and, briefly, one more
+// running thread. A no-op outside a fiber and inside goro::blocking.
+void preempt_point() noexcept;
+
 }  // namespace goro::this_fiber

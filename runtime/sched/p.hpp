@@ -37,6 +37,9 @@ struct P {
   // call is still running.
   std::atomic<std::uint32_t> switchtick{0};
   std::atomic<bool> in_syscall{false};  // the owner's fiber is inside goro::blocking
+  // Set by sysmon when the running fiber has run 10 ms while others wait:
+  // this_fiber::preempt_point() then yields (cheaper than a retake).
+  std::atomic<bool> preempt{false};
 
   // Scheduler ticks: +1 per scheduling decision that does not inherit a
   // time slice; every 61st checks the global queue first.

@@ -276,6 +276,16 @@ void yield() {
   switch_to_g0(m, g);
 }
 
+void preempt_point() noexcept {
+  using namespace goro::rt;
+  M* m = current_m();
+  if (m == nullptr || m->curg == nullptr) return;
+  P* p = m->p;  // a racy read: P objects live as long as the runtime
+  if (p == nullptr || !p->preempt.load(std::memory_order_relaxed)) return;
+  if (m->curg->status.load(std::memory_order_relaxed) != gstatus::running) return;
+  yield();
+}
+
 std::uint64_t id() noexcept {
   const detail::fiber* g = detail::current_fiber_or_null();
   return g ? g->goid : 0;

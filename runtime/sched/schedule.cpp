@@ -306,6 +306,8 @@ G* execute(M* m, G* g, bool inherit_time) {
   casgstatus(g, gstatus::runnable, gstatus::running, "execute");
   g->m = m;
   m->curg = g;
+  // A new slice: no preemption request. (relaxed: a hint.)
+  if (p->preempt.load(std::memory_order_relaxed)) p->preempt.store(false, std::memory_order_relaxed);
   // From here until g calls into the runtime again, sysmon may take p.
   leave_runtime(m);
   transfer_t t = switch_context(g->ctx, m);  // g0 has no thread state to carry

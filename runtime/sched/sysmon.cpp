@@ -213,6 +213,12 @@ look retake(runtime* rt, std::vector<watch>& w, std::int64_t now) {
       // A fiber has run for 10 ms. Take the P only if someone waits for it,
       // and only if its thread is really running it.
       if (!local_work && !(rt->runq.size() > 0 && idle == 0)) continue;
+      // Ask first: a fiber that calls this_fiber::preempt_point() yields.
+      // Retake only if it is still running a tick (or more) later.
+      if (!p->preempt.load(std::memory_order_relaxed)) {
+        p->preempt.store(true, std::memory_order_relaxed);
+        continue;
+      }
       if (!owner_is_running(pw, p->owner.load(std::memory_order_relaxed), now)) continue;
     }
     if (!try_take_p(p, p->owner.load(std::memory_order_relaxed), own)) continue;

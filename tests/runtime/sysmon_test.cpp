@@ -116,6 +116,42 @@ TEST(Sysmon, FibersThatNeverYieldDoNotStarveOthers) {
   EXPECT_LT(max_gap_us, bound_us) << "a fiber was held off for " << max_gap_us << " us by fibers that never yield";
 }
 
+// A long computation that calls this_fiber::preempt_point() yields when
+// sysmon asks, so the other fiber of its P runs on the same thread (a
+// retake would have moved it to another thread).
+TEST(Sysmon, PreemptPointYieldsInsteadOfARetake) {
+  std::thread::id hog_thread, other_thread;
+  std::int64_t points = 0;
+  goro::run({.procs = 1}, [&] {
+    std::atomic<bool> stop{false}, started{false};
+    goro::wait_group wg;
+    wg.add(2);
+    goro::go([&] {
+      hog_thread = std::this_thread::get_id();
+      started = true;
+      std::uint64_t x = 1;
+      while (!stop.load(std::memory_order_relaxed)) {
+        for (int i = 0; i < 1000; i++) x = x * 6364136223846793005ULL + 1;
+        goro::this_fiber::preempt_point();
+        points++;
+      }
+      EXPECT_NE(x, 0u);
+      wg.done();
+    });
+    goro::go([&] {
+      // Runs first (runnext); once the hog has started, it gets the P back
+      // only when the hog yields at a preempt point (or loses its P).
+      while (!started.load()) goro::this_fiber::yield();
+      other_thread = goro_test::thread_id();
+      stop = true;
+      wg.done();
+    });
+    wg.wait();
+  });
+  EXPECT_GT(points, 0);
+  EXPECT_EQ(hog_thread, other_thread) << "the P was retaken instead of the fiber yielding";
+}
+
 // procs = 2: 8 fibers making short blocking calls (10 us - 1 ms) back to
 // back; the main fiber can still get a P, stop them and collect them fast.
 TEST(Sysmon, ManyShortBlockingCallsStayStoppable) {
