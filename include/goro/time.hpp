@@ -61,7 +61,8 @@ chan<steady_clock::time_point> after(const std::chrono::duration<Rep, Period>& d
 // A one-shot timer (Go's time.Timer): channel() receives the time once,
 // `d` after construction or the last reset. Go 1.23 semantics: once stop()
 // or reset() returns, no value from the old schedule can be received.
-// Construct it in a runtime; stop/reset may be called from any thread.
+// Construct and reset it in a runtime (a fiber); stop may be called from any
+// thread.
 class timer {
  public:
   template <class Rep, class Period>
