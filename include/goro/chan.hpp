@@ -161,20 +161,8 @@ class chan {
   // channel is closed (before or while blocking).
   void send(T v) {
     if (!s_) detail::block_forever(detail::wait_reason::chan_send_nil);
-    s_->lock.lock();
-    detail::chan_waiter* wake;
-    switch (state::send_locked(s_.get(), &v, &wake)) {
-      case detail::op_result::done:
-        s_->lock.unlock();
-        if (wake) detail::parker_wake(*wake->who);
-        return;
-      case detail::op_result::closed:
-        s_->lock.unlock();
-        throw closed_channel_error("goro::chan::send: send on closed channel");
-      case detail::op_result::blocked:
-        break;
-    }
-    // Through a raw pointer: *this may be destroyed while we wait; the
+    if (send_now(v, "goro::chan::send: send on closed channel")) return;
+    // Blocked, lock held. Through a raw pointer: *this may be destroyed while we wait; the
     // channel lives on in the handles that can still wake us (if none is
     // left, nothing can, and we are never woken).
     state* st = s_.get();
@@ -213,19 +201,7 @@ class chan {
   // Throws closed_channel_error on a closed channel. False on a nil channel.
   bool try_send(T&& v) {
     if (!s_) return false;
-    s_->lock.lock();
-    detail::chan_waiter* wake;
-    switch (state::send_locked(s_.get(), &v, &wake)) {
-      case detail::op_result::done:
-        s_->lock.unlock();
-        if (wake) detail::parker_wake(*wake->who);
-        return true;
-      case detail::op_result::closed:
-        s_->lock.unlock();
-        throw closed_channel_error("goro::chan::try_send: send on closed channel");
-      case detail::op_result::blocked:
-        break;
-    }
+    if (send_now(v, "goro::chan::try_send: send on closed channel")) return true;
     s_->lock.unlock();
     return false;
   }
@@ -307,6 +283,26 @@ class chan {
   detail::chan_core* core() const noexcept { return s_.get(); }
 
  private:
+  // The non-blocking half of a send: true when done (lock released, any
+  // partner woken); false when it would block, with the lock still held.
+  // Throws closed_channel_error(closed_msg) on a closed channel.
+  bool send_now(T& v, const char* closed_msg) {
+    s_->lock.lock();
+    detail::chan_waiter* wake;
+    switch (state::send_locked(s_.get(), &v, &wake)) {
+      case detail::op_result::done:
+        s_->lock.unlock();
+        if (wake) detail::parker_wake(*wake->who);
+        return true;
+      case detail::op_result::closed:
+        s_->lock.unlock();
+        throw closed_channel_error(closed_msg);
+      case detail::op_result::blocked:
+        break;
+    }
+    return false;
+  }
+
   template <class I>
   static std::size_t checked(I capacity) {
     if constexpr (std::is_signed_v<I>) {

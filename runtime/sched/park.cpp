@@ -253,7 +253,6 @@ const char* to_string(wait_reason r) noexcept {
     case wait_reason::rwmutex_read: return "shared_mutex (shared)";
     case wait_reason::rwmutex_write: return "shared_mutex (exclusive)";
     case wait_reason::cond: return "condition variable";
-    case wait_reason::once: return "call_once";
     case wait_reason::sleep: return "sleep";
     case wait_reason::io: return "IO wait";
   }

@@ -14,7 +14,6 @@
 
 #include "debug/fatal.hpp"
 #include "goro/sync.hpp"
-#include "goro/this_fiber.hpp"
 #include "goro/time.hpp"
 #include "sched/sched.hpp"
 

@@ -5,31 +5,10 @@
 
 #include "test_util.hpp"
 
-#include <unistd.h>
-
 #include <chrono>
-#include <fstream>
-#include <sstream>
-#include <string>
 #include <thread>
 
 namespace {
-
-// utime + stime of this process, in seconds (/proc/self/stat fields 14, 15).
-double cpu_seconds() {
-  std::ifstream f("/proc/self/stat");
-  std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  auto pos = s.rfind(')');
-  std::istringstream in(s.substr(pos + 2));
-  std::string field;
-  long long utime = 0, stime = 0;
-  for (int i = 3; i <= 15; i++) {
-    in >> field;
-    if (i == 14) utime = std::stoll(field);
-    if (i == 15) stime = std::stoll(field);
-  }
-  return double(utime + stime) / double(sysconf(_SC_CLK_TCK));
-}
 
 // Four Ps, all idle for a second: the main fiber is inside a blocking call
 // (its P handed off), every other M parked. The process should use almost
@@ -48,9 +27,9 @@ TEST(Idle, IdleRuntimeUsesAlmostNoCpu) {
     wg.wait();
     goro::blocking([&] {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));  // let them park
-      const double before = cpu_seconds();
+      const double before = goro_test::cpu_seconds();
       std::this_thread::sleep_for(std::chrono::seconds(1));
-      used = cpu_seconds() - before;
+      used = goro_test::cpu_seconds() - before;
     });
   });
   EXPECT_GE(used, 0.0);

@@ -184,21 +184,6 @@ TEST(Sysmon, ManyShortBlockingCallsStayStoppable) {
   });
 }
 
-double cpu_seconds() {
-  std::ifstream f("/proc/self/stat");
-  std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  auto pos = s.rfind(')');
-  std::istringstream in(s.substr(pos + 2));
-  std::string field;
-  long long utime = 0, stime = 0;
-  for (int i = 3; i <= 15; i++) {
-    in >> field;
-    if (i == 14) utime = std::stoll(field);
-    if (i == 15) stime = std::stoll(field);
-  }
-  return double(utime + stime) / double(sysconf(_SC_CLK_TCK));
-}
-
 // Only parked fibers and nothing pending: every M and sysmon sleep. A
 // thread outside the runtime measures a second of process CPU, then wakes
 // the fibers.
@@ -215,9 +200,9 @@ TEST(Sysmon, ParkedFibersOnlyUsesAlmostNoCpu) {
       });
     std::thread t([&, ka = goro::keep_alive()]() mutable {
       std::this_thread::sleep_for(100ms);  // let everything park
-      const double before = cpu_seconds();
+      const double before = goro_test::cpu_seconds();
       std::this_thread::sleep_for(1s);
-      used = cpu_seconds() - before;
+      used = goro_test::cpu_seconds() - before;
       go_on.close();
       ka.reset();
     });

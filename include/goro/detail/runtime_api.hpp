@@ -35,7 +35,6 @@ enum class wait_reason : std::uint8_t {
   rwmutex_read,
   rwmutex_write,
   cond,
-  once,
   sleep,
   io,
 };
