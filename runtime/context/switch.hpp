@@ -90,6 +90,38 @@ inline transfer_t switch_context(const context& to, void* data) {
   return t;
 }
 
+// Switch to `to` as switch_context does, but first run fn on top of `to`'s
+// stack: fn receives the transfer (the context just left, and `data`) and
+// its result is what `to` resumes with. This is how a fiber switches
+// straight to the next one: fn saves the old fiber's context and only then
+// publishes it (park.cpp, switch_direct). `to` may be a fresh context.
+inline transfer_t switch_context_ontop(const context& to, void* data, transfer_t (*fn)(transfer_t)) {
+#if GORO_ASAN
+  void* fake_stack = nullptr;
+  __sanitizer_start_switch_fiber(&fake_stack, to.stack_lo, to.stack_size);
+#endif
+#if GORO_TSAN
+  __tsan_switch_to_fiber(to.tsan_fiber, 0);
+#endif
+  transfer_t t = bctx::ontop_fcontext(to.fctx, data, fn);
+#if GORO_ASAN
+  __sanitizer_finish_switch_fiber(fake_stack, nullptr, nullptr);
+#endif
+  return t;
+}
+
+// The same, leaving the running context for good (a fiber that finished).
+[[noreturn]] inline void switch_context_ontop_final(const context& to, void* data, transfer_t (*fn)(transfer_t)) {
+#if GORO_ASAN
+  __sanitizer_start_switch_fiber(nullptr, to.stack_lo, to.stack_size);  // frees our fake stack
+#endif
+#if GORO_TSAN
+  __tsan_switch_to_fiber(to.tsan_fiber, 0);
+#endif
+  bctx::ontop_fcontext(to.fctx, data, fn);
+  __builtin_unreachable();
+}
+
 // Leave the running context for good (a fiber that finished).
 [[noreturn]] inline void switch_context_final(const context& to, void* data) {
 #if GORO_ASAN

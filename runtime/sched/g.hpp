@@ -51,6 +51,7 @@ struct alignas(64) G {
   void (*entry)(void*) = nullptr;
   void* entry_arg = nullptr;
   std::source_location created_at;
+  bool fresh = false;  // made ready to run by prepare_fiber, not started yet
 
   // Set by park(): run on g0 once the fiber has switched out.
   void (*park_unlock)(void*) = nullptr;

@@ -37,6 +37,8 @@ struct M {
   bool spinning = false; // looking for work without having found any (see idle.cpp)
   m_action action = m_action::none;
   G* handoff_to = nullptr;  // m_action::handoff: the new fiber to run at once
+  G* switched_from = nullptr;  // a direct switch's old fiber (park.cpp, switch_to_fiber)
+  bool started_directly = false;  // ... and its new fiber starts afresh (fiber_main)
   note park;             // idle Ms sleep here
   bool retime = false;   // woken to recompute its timed sleep (under the sched lock)
   M* link = nullptr;     // idle list, under the sched lock

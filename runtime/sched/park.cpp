@@ -27,6 +27,52 @@ void switch_to_g0(M* m, G* g) {
   now->slots.restore(ts);
 }
 
+namespace {
+
+// Runs on top of the next fiber's stack, first thing after a direct switch:
+// the old fiber's registers are saved now, so it may be published (queued,
+// or handed to its wait queue by the park's unlock).
+transfer_t finish_direct(transfer_t t) {
+  M* m = static_cast<M*>(t.data);
+  G* prev = m->switched_from;
+  m->switched_from = nullptr;
+  prev->ctx.fctx = t.fctx;
+  handle_action(m, prev);  // its result is the fiber we are switching to, or null
+  // The new fiber runs user code from here on (sysmon may take the P).
+  leave_runtime(m);
+  // What the fiber we resume expects from whoever resumed it: this M, and
+  // its g0's context (unchanged: g0 still waits in execute()).
+  return {m->g0.fctx, m};
+}
+
+// The fiber g, in the runtime on m with m's P, leaves for m->action (yield,
+// park or exit). Pick what runs next on the P and switch straight to it,
+// skipping g0: half the context switches, and the scheduler's stack stays
+// cold. Returns false, without switching, when the choice needs g0: p's
+// timers are due, or p's own queues are empty (find_runnable then looks at
+// the global queue, steals, or goes idle). Otherwise returns true once g is
+// resumed (on whichever M).
+bool switch_direct(M* m, G* g, P* p) {
+  if (timers_due(p)) return false;
+  found f = local_pick(m->rt, p);
+  if (f.g == nullptr) return false;
+  switch_to_fiber(m, g, f.g, f.inherit_time);
+  return true;
+}
+
+}  // namespace
+
+void switch_to_fiber(M* m, G* g, G* next, bool inherit_time) {
+  start_running(m, next, inherit_time);
+  m->switched_from = g;
+  m->started_directly = next->fresh;
+  const thread_state ts = m->slots.save();
+  transfer_t t = switch_context_ontop(next->ctx, m, &finish_direct);
+  M* now = static_cast<M*>(t.data);
+  now->g0.fctx = t.fctx;
+  now->slots.restore(ts);
+}
+
 void rejoin(M* m, G* g) {
   runtime* rt = m->rt;
   {
@@ -41,10 +87,19 @@ void rejoin(M* m, G* g) {
 }
 
 void fiber_main(transfer_t t) {
-  M* m = static_cast<M*>(t.data);
+  // Started by g0 (execute), t is g0's context and our M. Started by a
+  // direct switch, t is garbage: Boost.Context's entry trampoline does not
+  // pass on the result of the function run on top (finish_direct), so the
+  // switcher leaves word on the M, and g0's context is unchanged anyway.
+  M* m = current_m();
+  if (m->started_directly) {
+    m->started_directly = false;
+  } else {
+    m->g0.fctx = t.fctx;
+  }
   context_started(m->slots);
-  m->g0.fctx = t.fctx;
   G* g = m->curg;
+  g->fresh = false;
   try {
     g->entry(g->entry_arg);
   } catch (...) {
@@ -52,8 +107,17 @@ void fiber_main(transfer_t t) {
   }
   // The fiber may have migrated: read the M afresh.
   m = current_m();
-  enter_runtime(m);
+  P* p = enter_runtime(m);
   m->action = m_action::exit;
+  if (p != nullptr && !timers_due(p)) {
+    if (found f = local_pick(m->rt, p); f.g) {
+      // Straight to the next fiber (switch_direct); finish_direct frees g.
+      start_running(m, f.g, f.inherit_time);
+      m->switched_from = g;
+      m->started_directly = f.g->fresh;
+      switch_context_ontop_final(f.g->ctx, m, &finish_direct);
+    }
+  }
   switch_context_final(m->g0, g);
 }
 
@@ -87,7 +151,8 @@ void park(wait_reason why, void (*unlock)(void*), void* arg) {
   g->park_unlock = unlock;
   g->park_arg = arg;
   m->action = m_action::park;
-  switch_to_g0(m, g);
+  P* p = m->p;  // entered above: if still set, sysmon cannot take it now
+  if (p == nullptr || !switch_direct(m, g, p)) switch_to_g0(m, g);
   g->waitreason = wait_reason::none;
 }
 
@@ -270,9 +335,9 @@ void yield() {
   if (g == nullptr) throw std::logic_error("goro::this_fiber::yield: must be called from a fiber");
   if (g->status.load(std::memory_order_relaxed) == gstatus::syscall)
     throw std::logic_error("goro::this_fiber::yield: cannot yield inside goro::blocking");
-  enter_runtime(m);
+  P* p = enter_runtime(m);
   m->action = m_action::yield;
-  switch_to_g0(m, g);
+  if (p == nullptr || !switch_direct(m, g, p)) switch_to_g0(m, g);
 }
 
 void preempt_point() noexcept {

@@ -116,6 +116,20 @@ void prepare_fiber(runtime* rt, P* p, G* g, void* top);
 void gfput(runtime* rt, P* p, G* g);
 void free_all_gs(runtime* rt);
 
+// ---- schedule.cpp ----------------------------------------------------------
+struct found {
+  G* g = nullptr;
+  bool inherit_time = false;  // from runnext: inherits the time slice
+};
+// What p's owner runs next from p's own queues (or, now and then for
+// fairness, the global queue); empty if they are empty. Not p's timers.
+found local_pick(runtime* rt, P* p);
+bool timers_due(P* p);  // p has a timer whose time has come
+// Make g, picked for m's P, the fiber running on m (before switching to it).
+void start_running(M* m, G* g, bool inherit_time);
+// Carry out m->action for g, which just switched out (its context saved).
+G* handle_action(M* m, G* g);
+
 // ---- park.cpp --------------------------------------------------------------
 void fiber_main(transfer_t t);
 // The fiber g, running on m in the runtime, found its P taken by sysmon:
@@ -124,6 +138,11 @@ void fiber_main(transfer_t t);
 // left the runtime (call enter_runtime again).
 void rejoin(M* m, G* g);
 void switch_to_g0(M* m, G* g);
+// The fiber g, in the runtime on m with m's P, switches straight to next
+// (taken off a queue of that P) without going through g0; on next's stack,
+// before next resumes, handle_action carries out m->action for g. Returns
+// when g is resumed (on whichever M, outside the runtime).
+void switch_to_fiber(M* m, G* g, G* next, bool inherit_time);
 
 // ---- timers.cpp ----------------------------------------------------------
 // Run p's due timers; true if any fired. Any M may call it for any P.

@@ -99,11 +99,6 @@ G* steal_work(M* m) {
   return nullptr;
 }
 
-struct found {
-  G* g = nullptr;
-  bool inherit_time = false;
-};
-
 // Find a runnable G for m (which holds a P), or park m until there is one.
 // Returns an empty result when the runtime is done.
 // Run the due timers of every P (ours first). True if any fired.
@@ -117,15 +112,14 @@ bool run_all_timers(M* m) {
   return fired;
 }
 
-found find_runnable(M* m) {
-  runtime* rt = m->rt;
-top:
-  P* p = m->p;
-  // Our own due timers (they ready fibers onto our queue).
-  if (const std::int64_t e = p->timers.earliest.load(std::memory_order_relaxed); e != 0) {
-    const std::int64_t now = detail::now_ns();
-    if (e <= now) run_timers(rt, p, now);
-  }
+}  // namespace
+
+bool timers_due(P* p) {
+  const std::int64_t e = p->timers.earliest.load(std::memory_order_relaxed);
+  return e != 0 && e <= detail::now_ns();
+}
+
+found local_pick(runtime* rt, P* p) {
   // Fairness: now and then look at the global queue first, so that two Gs
   // handing work back and forth on a local queue cannot starve it.
   if (p->schedtick % 61 == 0 && rt->runq.size() > 0) {
@@ -154,6 +148,21 @@ top:
     ring_picked(p);
     return {g, false};
   }
+  return {};
+}
+
+namespace {
+
+found find_runnable(M* m) {
+  runtime* rt = m->rt;
+top:
+  P* p = m->p;
+  // Our own due timers (they ready fibers onto our queue).
+  if (const std::int64_t e = p->timers.earliest.load(std::memory_order_relaxed); e != 0) {
+    const std::int64_t now = detail::now_ns();
+    if (e <= now) run_timers(rt, p, now);
+  }
+  if (found f = local_pick(rt, p); f.g) return f;
   if (rt->runq.size() > 0) {
     std::lock_guard<mutex> l(rt->lock);
     if (G* g = globrunq_get(rt, p, 0)) return {g, false};
@@ -218,7 +227,9 @@ top:
   goto top;
 }
 
-// Carry out what the fiber g asked for when it switched to g0. g's context
+}  // namespace
+
+// Carry out what the fiber g asked for when it switched out. g's context
 // is saved; from here on it may be handed to another M. Returns a G to run
 // next on this M at once (inheriting the time slice), or nullptr.
 G* handle_action(M* m, G* g) {
@@ -296,9 +307,7 @@ G* handle_action(M* m, G* g) {
   fatal("handle_action", "fiber switched to g0 without an action");
 }
 
-// Run g on m until it switches back to g0; returns what handle_action says
-// to run next.
-G* execute(M* m, G* g, bool inherit_time) {
+void start_running(M* m, G* g, bool inherit_time) {
   P* p = m->p;
   if (!inherit_time) p->schedtick++;
   // Owner-only counter: a plain increment, atomic only for sysmon's reads.
@@ -308,14 +317,23 @@ G* execute(M* m, G* g, bool inherit_time) {
   m->curg = g;
   // A new slice: no preemption request. (relaxed: a hint.)
   if (p->preempt.load(std::memory_order_relaxed)) p->preempt.store(false, std::memory_order_relaxed);
+}
+
+namespace {
+
+// Run g on m until a fiber switches back to g0; returns what handle_action
+// says to run next.
+G* execute(M* m, G* g, bool inherit_time) {
+  start_running(m, g, inherit_time);
   // From here until g calls into the runtime again, sysmon may take p.
   leave_runtime(m);
   transfer_t t = switch_context(g->ctx, m);  // g0 has no thread state to carry
-  // Only the fiber running on this M can switch to this M's g0, so the
-  // context coming back is g's.
-  g->ctx.fctx = t.fctx;
+  // Only the fiber running on this M can switch to this M's g0; that is
+  // g, or a fiber g (or its successors) switched to directly.
+  G* cur = m->curg;
+  cur->ctx.fctx = t.fctx;
   m->curg = nullptr;
-  return handle_action(m, g);
+  return handle_action(m, cur);
 }
 
 }  // namespace

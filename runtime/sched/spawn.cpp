@@ -149,6 +149,7 @@ void prepare_fiber(runtime* rt, P* p, G* g, void* top) {
   const std::size_t size = static_cast<std::size_t>(sp - g->stk.lo());
   unpoison_stack(g->stk.lo(), size);  // ASan: the previous fiber's dead frames
   make_context(g->ctx, sp, size, &fiber_main);
+  g->fresh = true;
   g->ctx.stack_lo = g->stk.lo();
   g->ctx.stack_size = size;
   // relaxed: the spawner is itself live, so the count cannot reach zero
@@ -234,7 +235,7 @@ void spawn_commit(fiber* g, void (*entry)(void* storage), const std::source_loca
     m->action = m_action::handoff;
     m->handoff_to = g;
     wakep(rt);  // the backlog is work for idle Ps
-    switch_to_g0(m, self);  // resumed by execute(), which left the runtime
+    switch_to_fiber(m, self, g, true);  // handle_action queues self on the P's deque
     return;
   }
   if (p) {
