@@ -132,8 +132,10 @@ TEST_P(ChanCap, FifoPerSender) {
     constexpr int senders = 4;
     const int per = static_cast<int>(scaled(5000));
     goro::chan<std::pair<int, int>> c(cap());
+    // By value: main may return (and its frame die) once it has every
+    // value, before a sender has left its loop.
     for (int s = 0; s < senders; s++)
-      goro::go([&, s] {
+      goro::go([c, s, per]() mutable {
         for (int i = 0; i < per; i++) c.send({s, i});
       });
     std::vector<int> next(senders, 0);

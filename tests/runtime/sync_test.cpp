@@ -106,17 +106,19 @@ TEST_P(Sync, SharedMutexReadersShareWritersExclude) {
     // Every reader waits (bounded) until all are inside at once.
     for (int r = 0; r < readers; r++)
       goro::go([&] {
-        std::shared_lock<goro::shared_mutex> l(rw);
-        const int now = ++inside;
-        int m = max_inside.load();
-        while (now > m && !max_inside.compare_exchange_weak(m, now)) {
+        {
+          std::shared_lock<goro::shared_mutex> l(rw);
+          const int now = ++inside;
+          int m = max_inside.load();
+          while (now > m && !max_inside.compare_exchange_weak(m, now)) {
+          }
+          // Bounded by time, not by a count of yields: under load a reader's
+          // thread may not run for a while.
+          const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+          while (max_inside.load() < readers && std::chrono::steady_clock::now() < give_up) goro::this_fiber::yield();
+          --inside;
         }
-        // Bounded by time, not by a count of yields: under load a reader's
-        // thread may not run for a while.
-        const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-        while (max_inside.load() < readers && std::chrono::steady_clock::now() < give_up) goro::this_fiber::yield();
-        --inside;
-        wg.done();
+        wg.done();  // after unlocking: done() is our last touch of main's frame
       });
     wg.wait();
     EXPECT_EQ(max_inside.load(), readers);
@@ -177,6 +179,7 @@ TEST_P(Sync, NotifyOneWakesTheOldestWaiter) {
         queued++;
         cv.wait(l);  // no predicate: we count wake-ups
         woken.push_back(i);
+        l.unlock();  // before done(): m lives in main's frame
         wg.done();
       });
       // Waiter i is queued once `queued` says so (it queues before it
@@ -228,6 +231,7 @@ TEST_P(Sync, NotifyAllWakesEveryWaiterOncePerRound) {
           cv.wait(l, [&] { return round >= r; });
           wakes[i]++;
         }
+        l.unlock();  // before done(): main returns (and m dies) once wg.wait() does
         wg.done();
       });
     std::unique_lock<goro::mutex> l(m);
