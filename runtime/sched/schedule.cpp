@@ -2,11 +2,14 @@
 // Go's schedule / findRunnable / execute / runqsteal, without GC, timers
 // and the network poller (those hook into find_runnable when they arrive).
 //
-// A fiber never switches to another fiber directly. It switches to its M's
-// g0 with an m_action saying why (yield, park, exit, ...), and g0 carries
-// the action out *after* the switch, when the fiber's registers are saved:
-// only then may the fiber be published to a queue where another M could
-// resume it (Go's mcall). See handle_action.
+// A fiber that leaves records an m_action saying why (yield, park, exit,
+// ...). The action is carried out *after* the switch, when the fiber's
+// registers are saved: only then may the fiber be published to a queue
+// where another M could resume it (Go's mcall). See handle_action. Usually
+// the fiber switches straight to the next fiber of its P and the action runs
+// on top of that fiber's stack (park.cpp, switch_to_fiber); when picking the
+// next fiber needs more than the P's own queues, it switches to g0, which
+// runs the loop below.
 #include <time.h>
 
 #include <mutex>
