@@ -41,6 +41,9 @@ void checkdead(runtime* rt) {
   const std::int32_t running = rt->mcount - rt->nmidle;
   if (running > 0) return;
   if (running < 0) fatalf("checkdead", "inconsistent M count: %d Ms, %d idle", rt->mcount, rt->nmidle);
+  // A P on its way from sysmon to an M (the fiber that lost it may have just
+  // queued itself and idled its M): sysmon checks again when it is done.
+  if (rt->sysmon_taking) return;
   if (rt->live.load(std::memory_order_acquire) == 0) return;  // finishing
   if (next_timer(rt) != 0) return;  // a pending timer may still wake someone
   // A thread outside the runtime holding a goro::keep_alive may still wake

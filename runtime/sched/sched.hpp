@@ -44,6 +44,9 @@ struct runtime {
   std::string deadlock_report;
   std::vector<std::unique_ptr<M>> allm;
   M* timed_sleeper = nullptr;  // the idle M sleeping until the next timer
+  // sysmon is taking a P and handing it on (sysmon.cpp, retake): the P is
+  // in nobody's hands, so checkdead must not conclude from idle Ms alone.
+  bool sysmon_taking = false;
 
   // ---- atomics (the spinning protocol, see idle.cpp) ----------------------
   std::atomic<std::int32_t> npidle{0};      // Ps on the idle list

@@ -199,36 +199,60 @@ look retake(runtime* rt, std::vector<watch>& w, std::int64_t now) {
       // keep it for a while (getting it back is cheaper).
       if (!local_work && idle + spinning > 0 && ran < preempt_ns) continue;
     } else {
+      const bool wanted = local_work || (rt->runq.size() > 0 && idle == 0);
       if (ran < preempt_ns) {
         // Queued work nobody is coming for (a lone runnext does not wake an M).
         if (local_work && ran >= rt->sysmon_tick_ns && idle > 0 && spinning == 0) {
           wakep(rt);
           acted = true;
         }
-        // Half way to taking this P: have an idle M ready to take it over,
-        // so the hand-off does not wait for a thread to be created.
-        if (local_work && ran >= preempt_ns / 2) ensure_spare_m(rt);
+        if (wanted && ran >= preempt_ns / 2) {
+          // Half way to taking this P: have an idle M ready to take it over,
+          // so the hand-off does not wait for a thread to be created, and
+          // start measuring the owner's CPU time (owner_is_running), so the
+          // decision at 10 ms needs no further look.
+          ensure_spare_m(rt);
+          owner_is_running(pw, p->owner.load(std::memory_order_relaxed), now);
+        }
+        // A look before the 10 ms are up: ask the fiber to yield (it does if
+        // it calls this_fiber::preempt_point()); retake at 10 ms if it has not.
+        if (wanted && ran + waiting_sleep_ns >= preempt_ns && !p->preempt.load(std::memory_order_relaxed))
+          p->preempt.store(true, std::memory_order_relaxed);
         continue;
       }
       // A fiber has run for 10 ms. Take the P only if someone waits for it,
       // and only if its thread is really running it.
-      if (!local_work && !(rt->runq.size() > 0 && idle == 0)) continue;
-      // Ask first: a fiber that calls this_fiber::preempt_point() yields.
-      // Retake only if it is still running a tick (or more) later.
+      if (!wanted) continue;
       if (!p->preempt.load(std::memory_order_relaxed)) {
+        // Not asked yet (sysmon slept through the last millisecond): ask now,
+        // retake a look later if it does not yield.
         p->preempt.store(true, std::memory_order_relaxed);
         continue;
       }
       if (!owner_is_running(pw, p->owner.load(std::memory_order_relaxed), now)) continue;
     }
-    if (!try_take_p(p, p->owner.load(std::memory_order_relaxed), own)) continue;
-    // The P is ours: its old M finds out at its next runtime call.
-    p->in_syscall.store(false, std::memory_order_relaxed);
-    p->owner.store(nullptr, std::memory_order_relaxed);
-    p->m = nullptr;
-    pw.valid = false;
-    handoffp(rt, p);
-    acted = true;
+    // From the moment the P may be ours until it is in an M's hands or on
+    // the idle list, its old M may go idle (its fiber queued for want of a
+    // P): the deadlock check must wait for us (checkdead), and we run it.
+    {
+      std::lock_guard<mutex> l(rt->lock);
+      rt->sysmon_taking = true;
+    }
+    const bool took = try_take_p(p, p->owner.load(std::memory_order_relaxed), own);
+    if (took) {
+      // The P is ours: its old M finds out at its next runtime call.
+      p->in_syscall.store(false, std::memory_order_relaxed);
+      p->owner.store(nullptr, std::memory_order_relaxed);
+      p->m = nullptr;
+      pw.valid = false;
+      handoffp(rt, p);
+      acted = true;
+    }
+    {
+      std::lock_guard<mutex> l(rt->lock);
+      rt->sysmon_taking = false;
+      if (!rt->done) checkdead(rt);
+    }
   }
   return r;
 }
