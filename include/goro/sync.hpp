@@ -76,6 +76,13 @@ class sema {
 // it (as in Go). Unlocking an unlocked mutex prints
 // "goro: fatal: goro::mutex::unlock: unlock of unlocked mutex" and aborts
 // (the state is corrupt by then, as in Go).
+//
+// Lifetime: destroy a mutex only once no fiber is inside lock() or unlock()
+// on it. Unlike std::mutex, a contended unlock() may still touch the mutex
+// after another fiber has acquired it (Go's design, where the garbage
+// collector keeps the mutex alive); so "the last user frees the object that
+// holds the mutex" needs that user to be the last to unlock, or another
+// synchronisation (a wait_group, a channel) to end the object's life.
 class mutex {
  public:
   mutex() = default;
@@ -134,6 +141,8 @@ class mutex {
 // A reader/writer fiber mutex (Go's sync.RWMutex), writer-preferring: once
 // a writer waits, new readers wait behind it, so writers cannot starve.
 // Readers hold it together. Unlocking what is not held is a fatal error.
+// Lifetime: as for mutex, destroy it only once no fiber is inside a lock or
+// unlock call on it.
 class shared_mutex {
  public:
   shared_mutex() = default;
