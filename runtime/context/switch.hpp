@@ -1,8 +1,9 @@
 // The one adapter between goro and Boost.Context (folly's
 // BoostContextCompatibility.h plays this role there). Every context switch
-// in the runtime goes through switch_context / switch_context_final, which
-// carry the sanitizer annotations and move the per-context thread state
-// (errno, the C++ exception-handling globals) with the context.
+// in the runtime goes through switch_context(_final) or
+// switch_context_ontop(_final), which carry the sanitizer annotations; their
+// fiber-side callers move the per-context thread state (errno, the C++
+// exception-handling globals) with the context.
 #pragma once
 
 #include <boost/context/detail/fcontext.hpp>
@@ -94,7 +95,9 @@ inline transfer_t switch_context(const context& to, void* data) {
 // stack: fn receives the transfer (the context just left, and `data`) and
 // its result is what `to` resumes with. This is how a fiber switches
 // straight to the next one: fn saves the old fiber's context and only then
-// publishes it (park.cpp, switch_direct). `to` may be a fresh context.
+// publishes it (park.cpp, switch_to_fiber and finish_direct). `to` may be
+// a fresh context (but see fiber_main: Boost 1.74's entry trampoline drops
+// fn's result).
 inline transfer_t switch_context_ontop(const context& to, void* data, transfer_t (*fn)(transfer_t)) {
 #if GORO_ASAN
   void* fake_stack = nullptr;

@@ -53,7 +53,8 @@ struct alignas(64) G {
   std::source_location created_at;
   bool fresh = false;  // made ready to run by prepare_fiber, not started yet
 
-  // Set by park(): run on g0 once the fiber has switched out.
+  // Set by park(): run once the fiber has switched out (on g0, or on top of
+  // the next fiber's stack: park.cpp, finish_direct).
   void (*park_unlock)(void*) = nullptr;
   void* park_arg = nullptr;
 

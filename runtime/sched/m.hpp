@@ -19,7 +19,8 @@ struct G;
 struct P;
 struct runtime;
 
-// What a fiber asked g0 to do when it switched to it.
+// What a fiber that switched out asked the runtime to do with it (on g0, or
+// on top of the next fiber's stack after a direct switch).
 enum class m_action : std::uint8_t { none, yield, park, exit, blocking_exit, rejoin, handoff };
 
 struct M {

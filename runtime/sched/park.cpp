@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "debug/fatal.hpp"
+#include "goro/detail/config.hpp"
 #include "goro/blocking.hpp"
 #include "goro/this_fiber.hpp"
 #include "sched/futex.hpp"
@@ -29,10 +30,18 @@ void switch_to_g0(M* m, G* g) {
 
 namespace {
 
+// Stack a fiber must have left below its saved stack pointer for a direct
+// switch to it: finish_direct runs there (park unlock callbacks, timer
+// heap updates, malloc). Sanitizer frames are several times larger.
+constexpr std::ptrdiff_t direct_headroom = (GORO_ASAN || GORO_TSAN) ? 32 * 1024 : 8 * 1024;
+
 // Runs on top of the next fiber's stack, first thing after a direct switch:
 // the old fiber's registers are saved now, so it may be published (queued,
 // or handed to its wait queue by the park's unlock).
-transfer_t finish_direct(transfer_t t) {
+// noexcept: an exception here would unwind into the fiber being resumed.
+// It must not call ready(): m->curg is already the next fiber, so ready()
+// would take the path for threads outside the runtime.
+transfer_t finish_direct(transfer_t t) noexcept {
   M* m = static_cast<M*>(t.data);
   G* prev = m->switched_from;
   m->switched_from = nullptr;
@@ -52,11 +61,35 @@ transfer_t finish_direct(transfer_t t) {
 // timers are due, or p's own queues are empty (find_runnable then looks at
 // the global queue, steals, or goes idle). Otherwise returns true once g is
 // resumed (on whichever M).
-bool switch_direct(M* m, G* g, P* p) {
-  if (timers_due(p)) return false;
+// The next fiber for a direct switch, or null (then go through g0):
+// picks from p's own queues unless p's timers are due. The pick may take
+// the sched lock (local_pick's fairness check), whose slow path can set
+// errno: the fiber's errno is kept, since it is saved only afterwards.
+G* pick_direct(M* m, P* p, bool& inherit_time) {
+  if (timers_due(p)) return nullptr;
+  int* err = m->slots.err;
+  const int saved_errno = *err;
   found f = local_pick(m->rt, p);
-  if (f.g == nullptr) return false;
-  switch_to_fiber(m, g, f.g, f.inherit_time);
+  *err = saved_errno;
+  if (f.g == nullptr) return nullptr;
+  inherit_time = f.inherit_time;
+  // finish_direct runs on top of the next fiber's suspended frames (its
+  // saved stack pointer is its context): leave that to g0 when the next
+  // fiber is short of stack, so the runtime never overflows a user stack.
+  const char* sp = static_cast<const char*>(f.g->ctx.fctx);
+  if (sp - static_cast<const char*>(f.g->ctx.stack_lo) < direct_headroom) {
+    // Already taken off the queue: it goes first when g0 picks.
+    runq_put(p, f.g, true);
+    return nullptr;
+  }
+  return f.g;
+}
+
+bool switch_direct(M* m, G* g, P* p) {
+  bool inherit = false;
+  G* next = pick_direct(m, p, inherit);
+  if (next == nullptr) return false;
+  switch_to_fiber(m, g, next, inherit);
   return true;
 }
 
@@ -109,14 +142,13 @@ void fiber_main(transfer_t t) {
   m = current_m();
   P* p = enter_runtime(m);
   m->action = m_action::exit;
-  if (p != nullptr && !timers_due(p)) {
-    if (found f = local_pick(m->rt, p); f.g) {
-      // Straight to the next fiber (switch_direct); finish_direct frees g.
-      start_running(m, f.g, f.inherit_time);
-      m->switched_from = g;
-      m->started_directly = f.g->fresh;
-      switch_context_ontop_final(f.g->ctx, m, &finish_direct);
-    }
+  bool inherit = false;
+  if (G* next = p != nullptr ? pick_direct(m, p, inherit) : nullptr) {
+    // Straight to the next fiber (switch_to_fiber); finish_direct frees g.
+    start_running(m, next, inherit);
+    m->switched_from = g;
+    m->started_directly = next->fresh;
+    switch_context_ontop_final(next->ctx, m, &finish_direct);
   }
   switch_context_final(m->g0, g);
 }

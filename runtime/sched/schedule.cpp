@@ -241,7 +241,7 @@ G* handle_action(M* m, G* g) {
   m->action = m_action::none;
   // The fiber entered the runtime before switching (retake.hpp): sysmon
   // cannot take m->p (if still set) while we use it here.
-  GORO_CHECK(m->in_rt.load(std::memory_order_relaxed), "fiber switched to g0 without entering the runtime");
+  GORO_CHECK(m->in_rt.load(std::memory_order_relaxed), "fiber switched out without entering the runtime");
   // m->p is null when sysmon took the P while g ran: then g's next step
   // goes through the global queue and this M goes idle in schedule().
   switch (a) {
@@ -307,7 +307,7 @@ G* handle_action(M* m, G* g) {
     case m_action::none:
       break;
   }
-  fatal("handle_action", "fiber switched to g0 without an action");
+  fatal("handle_action", "fiber switched out without an action");
 }
 
 void start_running(M* m, G* g, bool inherit_time) {

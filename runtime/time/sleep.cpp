@@ -30,8 +30,8 @@ void sleep_until_ns(std::int64_t when) {
   s.when = when;
   s.g = g;
   s.fire = [](timer_node* t, std::int64_t) { ready(static_cast<sleeper*>(t)->g); };
-  // The timer starts once we have switched out (park's unlock runs on g0),
-  // so it cannot fire into a fiber that is still running.
+  // The timer starts once we have switched out (park's unlock runs after
+  // the switch), so it cannot fire into a fiber that is still running.
   park(wait_reason::sleep, [](void* a) { timer_start(static_cast<sleeper*>(a)); }, &s);
 }
 
@@ -74,7 +74,7 @@ bool parker_block_until(parker& p, std::int64_t deadline, wait_reason why, void 
     if (x->p->claimed.compare_exchange_strong(open, 2, std::memory_order_acq_rel, std::memory_order_acquire))
       parker_wake(*x->p);
   };
-  // On g0, once we have switched out: start the timer *before* releasing
+  // Once we have switched out: start the timer *before* releasing
   // the caller's lock. A waker needs that lock to find us, so the timer is
   // in its heap before anyone can wake us and run timer_stop below.
   park(why, [](void* a) {
