@@ -54,13 +54,6 @@ transfer_t finish_direct(transfer_t t) noexcept {
   return {m->g0.fctx, m};
 }
 
-// The fiber g, in the runtime on m with m's P, leaves for m->action (yield,
-// park or exit). Pick what runs next on the P and switch straight to it,
-// skipping g0: half the context switches, and the scheduler's stack stays
-// cold. Returns false, without switching, when the choice needs g0: p's
-// timers are due, or p's own queues are empty (find_runnable then looks at
-// the global queue, steals, or goes idle). Otherwise returns true once g is
-// resumed (on whichever M).
 // The next fiber for a direct switch, or null (then go through g0):
 // picks from p's own queues unless p's timers are due. The pick may take
 // the sched lock (local_pick's fairness check), whose slow path can set
@@ -85,6 +78,13 @@ G* pick_direct(M* m, P* p, bool& inherit_time) {
   return f.g;
 }
 
+// The fiber g, in the runtime on m with m's P, leaves for m->action (yield or
+// park). Pick what runs next on the P and switch straight to it,
+// skipping g0: half the context switches, and the scheduler's stack stays
+// cold. Returns false, without switching, when the choice needs g0: p's
+// timers are due, p's own queues are empty (find_runnable then looks at the
+// global queue, steals, or goes idle), or the next fiber is short of stack.
+// Otherwise returns true once g is resumed (on whichever M).
 bool switch_direct(M* m, G* g, P* p) {
   bool inherit = false;
   G* next = pick_direct(m, p, inherit);
