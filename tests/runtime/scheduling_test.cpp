@@ -154,3 +154,58 @@ TEST(Scheduling, YieldAloneReturns) {
 }
 
 }  // namespace
+
+// ---- a fiber short of stack -------------------------------------------------
+
+// Recurses, about 1 KiB of stack per level, until `used` bytes of stack
+// lie between `base` and its frame; checks every level's bytes on the way
+// back up. At the bottom, echoes `rounds` values from `in` to `out` (each
+// exchange parks this fiber and wakes it again).
+[[gnu::noinline]] bool deep_echo(const char* base, std::ptrdiff_t used, goro::chan<int>& in, goro::chan<int>& out,
+                                 int rounds, int level = 0) {
+  volatile char pad[1000];
+  for (int i = 0; i < 1000; i++) pad[i] = static_cast<char>(level + i);
+  bool ok = true;
+  if (base - const_cast<const char*>(&pad[0]) < used) {
+    ok = deep_echo(base, used, in, out, rounds, level + 1);
+  } else {
+    for (int r = 0; r < rounds; r++) out.send(*in.recv() + 1);
+  }
+  for (int i = 0; i < 1000; i++) ok = ok && pad[i] == static_cast<char>(level + i);
+  return ok;
+}
+
+class ShortStack : public ::testing::TestWithParam<int> {};
+
+// A fiber parked with less stack left than a direct switch wants for the
+// runtime's work on top of it (park.cpp, direct_headroom) is resumed
+// through g0 instead: it must wake with its value and its frames intact,
+// every time, and never be lost (a lost fiber ends in a deadlock report).
+TEST_P(ShortStack, ParkedDeepFiberIsResumedIntact) {
+  // Leave less than 6 KiB of a 24 KiB stack (plain), less than 24 KiB of
+  // 96 KiB (sanitizers: larger frames, a 32 KiB threshold).
+  const std::size_t stack = goro_test::sanitized ? 96 << 10 : 24 << 10;
+  const std::ptrdiff_t leave = goro_test::sanitized ? 24 << 10 : 6 << 10;
+  const int rounds = static_cast<int>(goro_test::scaled(2000));
+  bool intact = false;
+  goro::run({.procs = GetParam(), .throw_on_deadlock = true}, [&] {
+    goro::chan<int> in, out;
+    goro::wait_group wg;
+    wg.add(1);
+    goro::go(goro::spawn_options{.stack_size = stack}, [&, in, out]() mutable {
+      const char base = 0;  // marks where the fiber's own frames start
+      intact = deep_echo(&base, static_cast<std::ptrdiff_t>(stack) - leave, in, out, rounds);
+      wg.done();
+    });
+    for (int r = 0; r < rounds; r++) {
+      in.send(r);
+      auto v = out.recv();
+      ASSERT_TRUE(v);
+      ASSERT_EQ(*v, r + 1);
+    }
+    wg.wait();
+  });
+  EXPECT_TRUE(intact) << "a frame of the deep fiber was overwritten";
+}
+
+INSTANTIATE_TEST_SUITE_P(Procs, ShortStack, ::testing::Values(1, 2, 4), goro_test::procs_name);
