@@ -132,9 +132,16 @@ TEST(Deadlock, ThrowOptionThrowsTheReport) {
     goro::run({.procs = 2, .throw_on_deadlock = true}, [] {
       goro::chan<int> c;
       goro::mutex a, b;
-      goro::wait_group both;
+      goro::wait_group both, started;
       both.add(2);
-      goro::go([&, c]() mutable { c.recv(); });
+      started.add(1);
+      // The receiver parks before main goes on: done() wakes main into our
+      // P's runnext, which runs once recv() has parked us.
+      goro::go([&, c]() mutable {
+        started.done();
+        c.recv();
+      });
+      started.wait();
       goro::go([&] {
         a.lock();
         both.done();
