@@ -72,22 +72,33 @@ inline void make_context(context& c, void* sp, std::size_t size, void (*entry)(t
   c.fctx = bctx::make_fcontext(sp, size, entry);
 }
 
+// The sanitizer side of every switch. Before leaving for `to`: tell ASan
+// which stack we move to (fake_stack null: the running context ends, free
+// its fake stack) and TSan which fiber runs now (flags 0: the switch
+// synchronises). Once back: ASan, we are on our own stack again.
+inline void annotate_leave([[maybe_unused]] const context& to, [[maybe_unused]] void** fake_stack) {
+#if GORO_ASAN
+  __sanitizer_start_switch_fiber(fake_stack, to.stack_lo, to.stack_size);
+#endif
+#if GORO_TSAN
+  __tsan_switch_to_fiber(to.tsan_fiber, 0);
+#endif
+}
+inline void annotate_back([[maybe_unused]] void* fake_stack) {
+#if GORO_ASAN
+  __sanitizer_finish_switch_fiber(fake_stack, nullptr, nullptr);
+#endif
+}
+
 // Switch from the running context to `to`, passing `data`. Returns when
 // some context switches back here; the transfer carries the context that
 // did (whose registers the caller must store) and its data. A fiber's side
 // saves and restores its thread_state around this (park.cpp).
 inline transfer_t switch_context(const context& to, void* data) {
-#if GORO_ASAN
   void* fake_stack = nullptr;
-  __sanitizer_start_switch_fiber(&fake_stack, to.stack_lo, to.stack_size);
-#endif
-#if GORO_TSAN
-  __tsan_switch_to_fiber(to.tsan_fiber, 0);  // flags 0: the switch synchronises
-#endif
+  annotate_leave(to, &fake_stack);
   transfer_t t = bctx::jump_fcontext(to.fctx, data);
-#if GORO_ASAN
-  __sanitizer_finish_switch_fiber(fake_stack, nullptr, nullptr);
-#endif
+  annotate_back(fake_stack);
   return t;
 }
 
@@ -99,41 +110,24 @@ inline transfer_t switch_context(const context& to, void* data) {
 // a fresh context (but see fiber_main: Boost 1.74's entry trampoline drops
 // fn's result).
 inline transfer_t switch_context_ontop(const context& to, void* data, transfer_t (*fn)(transfer_t)) {
-#if GORO_ASAN
   void* fake_stack = nullptr;
-  __sanitizer_start_switch_fiber(&fake_stack, to.stack_lo, to.stack_size);
-#endif
-#if GORO_TSAN
-  __tsan_switch_to_fiber(to.tsan_fiber, 0);
-#endif
+  annotate_leave(to, &fake_stack);
   transfer_t t = bctx::ontop_fcontext(to.fctx, data, fn);
-#if GORO_ASAN
-  __sanitizer_finish_switch_fiber(fake_stack, nullptr, nullptr);
-#endif
+  annotate_back(fake_stack);
   return t;
-}
-
-// The same, leaving the running context for good (a fiber that finished).
-[[noreturn]] inline void switch_context_ontop_final(const context& to, void* data, transfer_t (*fn)(transfer_t)) {
-#if GORO_ASAN
-  __sanitizer_start_switch_fiber(nullptr, to.stack_lo, to.stack_size);  // frees our fake stack
-#endif
-#if GORO_TSAN
-  __tsan_switch_to_fiber(to.tsan_fiber, 0);
-#endif
-  bctx::ontop_fcontext(to.fctx, data, fn);
-  __builtin_unreachable();
 }
 
 // Leave the running context for good (a fiber that finished).
 [[noreturn]] inline void switch_context_final(const context& to, void* data) {
-#if GORO_ASAN
-  __sanitizer_start_switch_fiber(nullptr, to.stack_lo, to.stack_size);  // frees our fake stack
-#endif
-#if GORO_TSAN
-  __tsan_switch_to_fiber(to.tsan_fiber, 0);
-#endif
+  annotate_leave(to, nullptr);
   bctx::jump_fcontext(to.fctx, data);
+  __builtin_unreachable();
+}
+
+// The same through ontop: fn runs on `to`'s stack first.
+[[noreturn]] inline void switch_context_ontop_final(const context& to, void* data, transfer_t (*fn)(transfer_t)) {
+  annotate_leave(to, nullptr);
+  bctx::ontop_fcontext(to.fctx, data, fn);
   __builtin_unreachable();
 }
 
