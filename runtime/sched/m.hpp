@@ -37,7 +37,6 @@ struct M {
   P* nextp = nullptr;    // P handed over by startm; read after the note wakes us
   bool spinning = false; // looking for work without having found any (see idle.cpp)
   m_action action = m_action::none;
-  G* handoff_to = nullptr;  // m_action::handoff: the new fiber to run at once
   G* switched_from = nullptr;  // a direct switch's old fiber (park.cpp, switch_to_fiber)
   bool started_directly = false;  // ... and its new fiber starts afresh (fiber_main)
   note park;             // idle Ms sleep here

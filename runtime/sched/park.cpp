@@ -46,7 +46,7 @@ transfer_t finish_direct(transfer_t t) noexcept {
   G* prev = m->switched_from;
   m->switched_from = nullptr;
   prev->ctx.fctx = t.fctx;
-  handle_action(m, prev);  // its result is the fiber we are switching to, or null
+  handle_action(m, prev);
   // The new fiber runs user code from here on (sysmon may take the P).
   leave_runtime(m);
   // What the fiber we resume expects from whoever resumed it: this M, and
@@ -95,10 +95,20 @@ bool switch_direct(M* m, G* g, P* p) {
 
 }  // namespace
 
-void switch_to_fiber(M* m, G* g, G* next, bool inherit_time) {
+namespace {
+
+// The bookkeeping before a direct switch from g to next (for finish_direct
+// and, if next is fresh, fiber_main).
+void prepare_direct(M* m, G* g, G* next, bool inherit_time) {
   start_running(m, next, inherit_time);
   m->switched_from = g;
   m->started_directly = next->fresh;
+}
+
+}  // namespace
+
+void switch_to_fiber(M* m, G* g, G* next, bool inherit_time) {
+  prepare_direct(m, g, next, inherit_time);
   const thread_state ts = m->slots.save();
   transfer_t t = switch_context_ontop(next->ctx, m, &finish_direct);
   M* now = static_cast<M*>(t.data);
@@ -145,9 +155,7 @@ void fiber_main(transfer_t t) {
   bool inherit = false;
   if (G* next = p != nullptr ? pick_direct(m, p, inherit) : nullptr) {
     // Straight to the next fiber (switch_to_fiber); finish_direct frees g.
-    start_running(m, next, inherit);
-    m->switched_from = g;
-    m->started_directly = next->fresh;
+    prepare_direct(m, g, next, inherit);
     switch_context_ontop_final(next->ctx, m, &finish_direct);
   }
   switch_context_final(m->g0, g);

@@ -131,7 +131,7 @@ bool timers_due(P* p);  // p has a timer whose time has come
 // Make g, picked for m's P, the fiber running on m (before switching to it).
 void start_running(M* m, G* g, bool inherit_time);
 // Carry out m->action for g, which just switched out (its context saved).
-G* handle_action(M* m, G* g);
+void handle_action(M* m, G* g);
 
 // ---- park.cpp --------------------------------------------------------------
 void fiber_main(transfer_t t);

@@ -233,9 +233,8 @@ top:
 }  // namespace
 
 // Carry out what the fiber g asked for when it switched out. g's context
-// is saved; from here on it may be handed to another M. Returns a G to run
-// next on this M at once (inheriting the time slice), or nullptr.
-G* handle_action(M* m, G* g) {
+// is saved; from here on it may be handed to another M.
+void handle_action(M* m, G* g) {
   runtime* rt = m->rt;
   const m_action a = m->action;
   m->action = m_action::none;
@@ -256,7 +255,7 @@ G* handle_action(M* m, G* g) {
         }
         wakep(rt);
       }
-      return nullptr;
+      return;
     case m_action::park: {
       casgstatus(g, gstatus::running, gstatus::waiting, "park");
       g->waitsince = rt->coarse_now_ns.load(std::memory_order_relaxed);
@@ -266,7 +265,7 @@ G* handle_action(M* m, G* g) {
       g->park_arg = nullptr;
       // After this, g belongs to its wait queue: do not touch it again.
       if (unlock) unlock(arg);
-      return nullptr;
+      return;
     }
     case m_action::exit: {
       casgstatus(g, gstatus::running, gstatus::dead, "goexit");
@@ -275,7 +274,7 @@ G* handle_action(M* m, G* g) {
       // acq_rel: the G that brings the count to zero sees every other G's
       // completion (each decremented after finishing its work).
       if (rt->live.fetch_sub(1, std::memory_order_acq_rel) == 1) finish(rt);
-      return nullptr;
+      return;
     }
     case m_action::blocking_exit:
     case m_action::rejoin: {
@@ -291,19 +290,16 @@ G* handle_action(M* m, G* g) {
       } else {
         globrunq_put(rt, g);
       }
-      return nullptr;
+      return;
     }
-    case m_action::handoff: {
-      // g spawned a fiber while its P had a backlog (spawn.cpp): run the new
-      // fiber now; g waits on the P's continuation deque, where a thief may
-      // take it.
-      G* child = m->handoff_to;
-      m->handoff_to = nullptr;
+    case m_action::handoff:
+      // g spawned a fiber while its P had a backlog (spawn.cpp) and
+      // switched straight to it; g waits on the P's continuation deque,
+      // where a thief may take it.
       casgstatus(g, gstatus::running, gstatus::runnable, "handoff");
       GORO_CHECK(m->p != nullptr, "spawn hand-off without a P");
       if (!m->p->conts.push(g)) runq_put(m->p, g, false);
-      return child;
-    }
+      return;
     case m_action::none:
       break;
   }
@@ -324,9 +320,9 @@ void start_running(M* m, G* g, bool inherit_time) {
 
 namespace {
 
-// Run g on m until a fiber switches back to g0; returns what handle_action
-// says to run next.
-G* execute(M* m, G* g, bool inherit_time) {
+// Run g on m until a fiber switches back to g0, and carry out what that
+// fiber asked for.
+void execute(M* m, G* g, bool inherit_time) {
   start_running(m, g, inherit_time);
   // From here until g calls into the runtime again, sysmon may take p.
   leave_runtime(m);
@@ -336,7 +332,7 @@ G* execute(M* m, G* g, bool inherit_time) {
   G* cur = m->curg;
   cur->ctx.fctx = t.fctx;
   m->curg = nullptr;
-  return handle_action(m, cur);
+  handle_action(m, cur);
 }
 
 }  // namespace
@@ -362,17 +358,7 @@ void schedule(M* m) {
     // This M found work: if it was spinning, stop, and wake another spinner
     // in case there is more (Go's resetspinning).
     if (m->spinning) reset_spinning(m);
-    G* next = execute(m, f.g, f.inherit_time);
-    while (next && m->p) {
-      if (slice_expired(m->p)) {
-        // Fairness (time_slice_ns): queue it instead and let find_runnable
-        // take the ring's head first.
-        m->p->streak_expired = true;
-        runq_put(m->p, next, true);
-        break;
-      }
-      next = execute(m, next, true);
-    }
+    execute(m, f.g, f.inherit_time);
   }
 }
 

@@ -233,7 +233,6 @@ void spawn_commit(fiber* g, void (*entry)(void* storage), const std::source_loca
   prepare_fiber(rt, p, g, g->entry_arg);
   if (p && p->runq.size() >= spawn_handoff_backlog) {
     m->action = m_action::handoff;
-    m->handoff_to = g;
     wakep(rt);  // the backlog is work for idle Ps
     switch_to_fiber(m, self, g, true);  // handle_action queues self on the P's deque
     return;
