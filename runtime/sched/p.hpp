@@ -50,7 +50,8 @@ struct P {
   // (schedule.cpp, slice_expired).
   std::uint32_t streak = 0;
   std::int64_t streak_start = 0;
-  bool streak_expired = false;  // next pick: the ring's head first
+  bool streak_expired = false;  // next pick: the ring's head or the oldest continuation first
+  bool expired_to_conts = false;  // which of the two the last expired streak preferred
 
   run_queue<G> runq;
   // Fibers that handed this P to a fiber they spawned (spawn.cpp): resumed

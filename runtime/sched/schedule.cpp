@@ -133,8 +133,14 @@ found local_pick(runtime* rt, P* p) {
   // (depth first through a fork-join tree), then the ring; but see
   // time_slice_ns.
   if (p->streak_expired) {
+    // The streak is over: the ring's head or the oldest continuation (a
+    // spawner that handed its P to its child) gets a turn, taking turns
+    // between the two so that neither waits more than two slices.
     p->streak_expired = false;
-    if (G* g = p->runq.get_ring()) {
+    p->expired_to_conts = !p->expired_to_conts;
+    G* g = p->expired_to_conts ? p->conts.steal() : p->runq.get_ring();
+    if (g == nullptr) g = p->expired_to_conts ? p->runq.get_ring() : p->conts.steal();
+    if (g) {
       ring_picked(p);
       return {g, false};
     }

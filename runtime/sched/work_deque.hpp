@@ -65,8 +65,9 @@ class work_deque {
     return x;
   }
 
-  // Thief. The oldest item, or nullptr (empty, or lost a race: the caller
-  // just moves on, as with any other victim).
+  // Thief, or the owner taking the oldest item (a fairness turn). The
+  // oldest item, or nullptr (empty, or lost a race: the caller just moves
+  // on, as with any other victim).
   T* steal() {
     std::int64_t t = top_.load(std::memory_order_seq_cst);     // see pop()
     const std::int64_t b = bottom_.load(std::memory_order_seq_cst);  // also pairs with push's release
