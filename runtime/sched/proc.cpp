@@ -115,26 +115,39 @@ runtime::runtime(std::int32_t nprocs, std::size_t stack_size)
 runtime::~runtime() { free_all_gs(this); }
 
 void newm(runtime* rt, P* p, bool spinning) {
-  // Under the lock, so that the end of the runtime (done, then joining every
-  // M) cannot miss a thread created concurrently.
-  std::lock_guard<mutex> l(rt->lock);
-  if (rt->done) return;
-  if (rt->mcount >= max_threads)
-    fatalf("newm", "program exceeds the %d-thread limit (too many fibers inside goro::blocking "
-           "or running without yielding at once)", max_threads);
-  rt->allm.push_back(std::make_unique<M>());
-  M* m = rt->allm.back().get();
-  m->id = static_cast<std::int64_t>(rt->allm.size()) - 1;
-  m->rt = rt;
-  m->rng = reinterpret_cast<std::uintptr_t>(m) * 0x9E3779B97F4A7C15ULL;
-  m->nextp = p;
-  m->spinning = spinning;
-  rt->mcount++;
+  M* m;
+  {
+    // Under the lock, so that the end of the runtime (done, then joining
+    // every M) cannot miss a thread created concurrently: it also waits for
+    // mcreating to drop to zero.
+    std::lock_guard<mutex> l(rt->lock);
+    if (rt->done) return;
+    if (rt->mcount >= max_threads)
+      fatalf("newm", "program exceeds the %d-thread limit (too many fibers inside goro::blocking "
+             "or running without yielding at once)", max_threads);
+    rt->allm.push_back(std::make_unique<M>());
+    m = rt->allm.back().get();
+    m->id = static_cast<std::int64_t>(rt->allm.size()) - 1;
+    m->rt = rt;
+    m->rng = reinterpret_cast<std::uintptr_t>(m) * 0x9E3779B97F4A7C15ULL;
+    m->nextp = p;
+    m->spinning = spinning;
+    rt->mcount++;
+    rt->mcreating++;
+  }
+  // Not under the lock: creating a thread can take long (under TSan the
+  // parent waits until the child has started, tens of milliseconds when
+  // every core is busy), and the scheduler needs the lock meanwhile. The
+  // new M counts in mcount, so checkdead sees it as possibly running.
+  std::thread t;
   try {
-    m->thread = std::thread(mstart, m);
+    t = std::thread(mstart, m);
   } catch (const std::system_error& e) {
     fatalf("newm", "cannot create an OS thread: %s", e.what());
   }
+  std::lock_guard<mutex> l(rt->lock);
+  m->thread = std::move(t);
+  rt->mcreating--;
 }
 
 }  // namespace goro::rt
@@ -203,6 +216,7 @@ void run_main(const options& opts, void (*fn)(void*), void* arg, std::source_loc
   // Wait for the other Ms to leave their loops.
   for (;;) {
     std::thread t;
+    bool creating;
     {
       std::lock_guard<mutex> l(rt->lock);
       for (auto& m : rt->allm)
@@ -210,9 +224,15 @@ void run_main(const options& opts, void (*fn)(void*), void* arg, std::source_loc
           t = std::move(m->thread);
           break;
         }
+      creating = rt->mcreating > 0;
     }
-    if (!t.joinable()) break;
-    t.join();
+    if (t.joinable()) {
+      t.join();
+    } else if (creating) {
+      std::this_thread::yield();  // a newm between its two critical sections
+    } else {
+      break;
+    }
   }
   drop_all_timers(rt);  // timers nobody waits for any more (after() channels, ...)
   // Threads outside the runtime may still be inside ready() or hold a

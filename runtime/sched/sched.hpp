@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <climits>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -36,6 +37,7 @@ struct runtime {
   M* midle = nullptr;          // idle Ms
   std::int32_t nmidle = 0;
   std::int32_t mcount = 0;     // Ms created (m0 included)
+  std::int32_t mcreating = 0;  // newm calls between their two critical sections
   P* pidle = nullptr;          // idle Ps
   intrusive_queue<G, &G::schedlink> runq;  // the global run queue
   bool done = false;           // every fiber finished (or deadlocked): Ms exit
@@ -62,6 +64,15 @@ struct runtime {
   std::atomic<bool> sysmon_stop{false};
   std::atomic<bool> sysmon_sleeping{false};     // in its deep sleep (every P idle)
   std::atomic<std::uint32_t> sysmon_wakeup{0};  // futex word sysmon sleeps on
+  // Creates the idle M that sysmon hands a retaken P to, so that sysmon
+  // itself never waits for a thread to be created (sysmon.cpp, spare_m).
+  struct {
+    std::thread thread;
+    std::mutex mu;
+    std::condition_variable cv;
+    bool want = false;  // under mu
+    bool stop = false;  // under mu
+  } spare;
   // A clock sysmon refreshes each round (0 without sysmon): parked fibers
   // record it, for "waiting for N ms" in the deadlock report.
   std::atomic<std::int64_t> coarse_now_ns{0};

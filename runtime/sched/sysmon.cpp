@@ -155,12 +155,36 @@ bool owner_is_running(watch& pw, M* m, std::int64_t now) {
   return false;
 }
 
+// Ask the spare-M thread for an idle M if there is none. Never blocks on
+// thread creation: under TSan that takes 15-25 ms while the cores are busy,
+// and sysmon would stop watching the Ps meanwhile.
 void ensure_spare_m(runtime* rt) {
   {
     std::lock_guard<mutex> l(rt->lock);
-    if (rt->nmidle > 0 || rt->done) return;
+    if (rt->nmidle > 0 || rt->mcreating > 0 || rt->done) return;
   }
-  newm(rt, nullptr, false);  // starts without a P and goes idle
+  {
+    std::lock_guard<std::mutex> l(rt->spare.mu);
+    rt->spare.want = true;
+  }
+  rt->spare.cv.notify_one();
+}
+
+void spare_m_main(runtime* rt) {
+  std::unique_lock<std::mutex> l(rt->spare.mu);
+  for (;;) {
+    rt->spare.cv.wait(l, [rt] { return rt->spare.want || rt->spare.stop; });
+    if (rt->spare.stop) return;
+    rt->spare.want = false;
+    l.unlock();
+    bool need;
+    {
+      std::lock_guard<mutex> g(rt->lock);
+      need = rt->nmidle == 0 && !rt->done;
+    }
+    if (need) newm(rt, nullptr, false);  // starts without a P and goes idle
+    l.lock();
+  }
 }
 
 struct look {
@@ -236,6 +260,10 @@ look retake(runtime* rt, std::vector<watch>& w, std::int64_t now) {
     // P): the deadlock check must wait for us (checkdead), and we run it.
     {
       std::lock_guard<mutex> l(rt->lock);
+      // No idle M to hand the P to, and one is being created: wait for it
+      // rather than create another here (handoffp would, and sysmon would
+      // stop watching meanwhile).
+      if (rt->nmidle == 0 && rt->mcreating > 0) continue;
       rt->sysmon_taking = true;
     }
     const bool took = try_take_p(p, p->owner.load(std::memory_order_relaxed), own);
@@ -247,6 +275,10 @@ look retake(runtime* rt, std::vector<watch>& w, std::int64_t now) {
       pw.valid = false;
       handoffp(rt, p);
       acted = true;
+      // The hand-off used up the idle M, if there was one: have the next
+      // one ready before another fiber runs 10 ms (a thread can take tens
+      // of milliseconds to create under TSan).
+      ensure_spare_m(rt);
     }
     {
       std::lock_guard<mutex> l(rt->lock);
@@ -312,6 +344,13 @@ void sysmon_start(runtime* rt) {
   if (rt->sysmon_tick_ns <= 0) return;  // disabled
   rt->coarse_now_ns.store(now_ns(), std::memory_order_relaxed);
   rt->sysmon = std::thread(sysmon_main, rt);
+  rt->spare.thread = std::thread(spare_m_main, rt);
+  // An idle M ready for the first hand-off of a P (a fiber that does not
+  // yield, a long blocking call), so that it need not wait for a thread to
+  // be created while the P's other fibers wait. Created here, while the
+  // cores are still quiet: under TSan, creating it once fibers keep both
+  // cores busy took 15-25 ms, and starved sysmon of CPU meanwhile.
+  newm(rt, nullptr, false);
 }
 
 void sysmon_stop(runtime* rt) {
@@ -319,6 +358,12 @@ void sysmon_stop(runtime* rt) {
   rt->sysmon_stop.store(true, std::memory_order_release);
   sysmon_wake(rt);
   rt->sysmon.join();
+  {
+    std::lock_guard<std::mutex> l(rt->spare.mu);
+    rt->spare.stop = true;
+  }
+  rt->spare.cv.notify_one();
+  rt->spare.thread.join();
 }
 
 }  // namespace goro::rt
