@@ -32,10 +32,12 @@ struct P {
   // acquirep starts a new generation; the owner M remembers it.
   std::atomic<std::uint64_t> own{3};
   std::atomic<M*> owner{nullptr};  // the M of the current generation (for sysmon)
-  // +1 per fiber switched to and per blocking call entered (owner writes,
-  // sysmon reads): unchanged across two sysmon looks = the same fiber or
-  // call is still running.
+  // +1 per fiber switched to (owner writes, sysmon reads): unchanged across
+  // two sysmon looks = the same fiber is still running (its time slice).
   std::atomic<std::uint32_t> switchtick{0};
+  // +1 per blocking call entered: unchanged across two looks = the same
+  // call is still in progress.
+  std::atomic<std::uint32_t> syscalltick{0};
   std::atomic<bool> in_syscall{false};  // the owner's fiber is inside goro::blocking
   // Set by sysmon when the running fiber has run 10 ms while others wait:
   // this_fiber::preempt_point() then yields (cheaper than a retake).

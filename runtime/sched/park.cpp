@@ -308,7 +308,7 @@ void enter_blocking() {
   casgstatus(g, gstatus::running, gstatus::syscall, "enter_blocking");
   g->syscall_oldp = p;
   if (p != nullptr) {
-    p->switchtick.store(p->switchtick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    p->syscalltick.store(p->syscalltick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     p->in_syscall.store(true, std::memory_order_relaxed);
   }
   leave_runtime(m);

@@ -120,8 +120,10 @@ void sysmon_wake(runtime* rt) {
 
 struct watch {
   std::uint32_t tick = 0;
-  std::int64_t since = 0;
+  std::int64_t since = 0;  // when the current fiber was first seen running
   bool valid = false;
+  std::uint32_t stick = 0;
+  std::int64_t ssince = 0;  // when its current blocking call was first seen
   // CPU time of the owner M when the 10 ms were first up (see below).
   std::int64_t cpu0 = 0;
   std::int64_t cpu_at = 0;
@@ -206,24 +208,38 @@ look retake(runtime* rt, std::vector<watch>& w, std::int64_t now) {
       continue;
     }
     const std::uint32_t tick = p->switchtick.load(std::memory_order_relaxed);
+    const std::uint32_t stick = p->syscalltick.load(std::memory_order_relaxed);
     if (!pw.valid || tick != pw.tick) {
-      pw = watch{tick, now, true};
+      pw = watch{tick, now, true, stick, now};
       continue;
+    }
+    if (stick != pw.stick) {
+      // The same fiber, in or after another blocking call: its time slice
+      // goes on (a fiber looping over short blocking calls gets its P back
+      // from each one and would otherwise never give it up).
+      pw.stick = stick;
+      pw.ssince = now;
     }
     const std::int64_t ran = now - pw.since;
     const std::int64_t timer = p->timers.earliest.load(std::memory_order_relaxed);
     // Due timers count as work waiting for this P.
     const bool local_work = p->has_work() || (timer != 0 && timer <= now);
-    r.waiting = r.waiting || local_work;
     const std::int32_t idle = rt->npidle.load(std::memory_order_seq_cst);
     const std::int32_t spinning = rt->nmspinning.load(std::memory_order_seq_cst);
+    const bool wanted = local_work || (rt->runq.size() > 0 && idle == 0);
+    r.waiting = r.waiting || wanted;
     if (p->in_syscall.load(std::memory_order_relaxed)) {
-      if (ran < rt->sysmon_tick_ns) continue;
-      // Nothing waits for this P and others can take new work: let the call
-      // keep it for a while (getting it back is cheaper).
-      if (!local_work && idle + spinning > 0 && ran < preempt_ns) continue;
+      const std::int64_t in_call = now - pw.ssince;
+      // The fiber has used up its time slice while others wait: take the P
+      // now, while it is inside a call.
+      const bool slice_over = wanted && ran >= preempt_ns;
+      if (!slice_over) {
+        if (in_call < rt->sysmon_tick_ns) continue;
+        // Nothing waits for this P and others can take new work: let the
+        // call keep it for a while (getting it back is cheaper).
+        if (!local_work && idle + spinning > 0 && in_call < preempt_ns) continue;
+      }
     } else {
-      const bool wanted = local_work || (rt->runq.size() > 0 && idle == 0);
       if (ran < preempt_ns) {
         // Queued work nobody is coming for (a lone runnext does not wake an M).
         if (local_work && ran >= rt->sysmon_tick_ns && idle > 0 && spinning == 0) {

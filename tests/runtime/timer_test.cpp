@@ -192,8 +192,10 @@ TEST_P(Timers, ConcurrentStopResetFromManyFibers) {
 
 TEST_P(Timers, TickerTicksAndStops) {
   goro::run(opts(), [] {
-    goro::ticker tk(2ms);
+    // Read the clock first: the ticker's schedule starts when it is made,
+    // and the thread may be descheduled between the two (seen under TSan).
     const auto t = clk::now();
+    goro::ticker tk(2ms);
     for (int i = 0; i < 5; i++) ASSERT_TRUE(tk.channel().recv());
     EXPECT_GE(clk::now() - t, 10ms);
     tk.stop();
