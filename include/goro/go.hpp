@@ -62,8 +62,13 @@ concept not_spawn_options = !std::same_as<std::remove_cvref_t<F>, spawn_options>
 // site is recorded for deadlock reports and crash messages.
 //
 // Must be called from a fiber: outside a runtime it throws std::logic_error.
-// Never blocks. Throws std::bad_alloc when no stack can be mapped and
-// std::length_error when the callable does not fit in the stack.
+// Never waits for anything, but it is a scheduling point, like yield(): when
+// the current P already has a runnable fiber queued, the new fiber runs at
+// once and the caller resumes when it blocks or ends, possibly on another
+// thread (work first, docs/design.md). So do not hold a std::mutex (or
+// anything tied to the thread) across go(). Throws std::bad_alloc when no
+// stack can be mapped and std::length_error when the callable does not fit
+// in the stack.
 //
 // An exception escaping fn prints the exception, the fiber's id and where it
 // was created, then aborts the process (an unrecovered panic, in Go terms).

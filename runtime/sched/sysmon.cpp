@@ -163,7 +163,7 @@ bool owner_is_running(watch& pw, M* m, std::int64_t now) {
 void ensure_spare_m(runtime* rt) {
   {
     std::lock_guard<mutex> l(rt->lock);
-    if (rt->nmidle > 0 || rt->mcreating > 0 || rt->done) return;
+    if (rt->nmidle > 0 || rt->spare_creating || rt->done) return;
   }
   {
     std::lock_guard<std::mutex> l(rt->spare.mu);
@@ -183,8 +183,13 @@ void spare_m_main(runtime* rt) {
     {
       std::lock_guard<mutex> g(rt->lock);
       need = rt->nmidle == 0 && !rt->done;
+      rt->spare_creating = need;
     }
-    if (need) newm(rt, nullptr, false);  // starts without a P and goes idle
+    if (need) {
+      newm(rt, nullptr, false);  // starts without a P and goes idle
+      std::lock_guard<mutex> g(rt->lock);
+      rt->spare_creating = false;
+    }
     l.lock();
   }
 }
@@ -279,7 +284,7 @@ look retake(runtime* rt, std::vector<watch>& w, std::int64_t now) {
       // No idle M to hand the P to, and one is being created: wait for it
       // rather than create another here (handoffp would, and sysmon would
       // stop watching meanwhile).
-      if (rt->nmidle == 0 && rt->mcreating > 0) continue;
+      if (rt->nmidle == 0 && rt->spare_creating) continue;
       rt->sysmon_taking = true;
     }
     const bool took = try_take_p(p, p->owner.load(std::memory_order_relaxed), own);
