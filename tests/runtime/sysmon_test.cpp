@@ -159,6 +159,32 @@ TEST(Sysmon, PreemptPointYieldsInsteadOfARetake) {
 
 // procs = 2: 8 fibers making short blocking calls (10 us - 1 ms) back to
 // back; the main fiber can still get a P, stop them and collect them fast.
+// procs = 1: a fiber that loops over short blocking calls gets its P back
+// from each one and never switches. Its time slice must still end (10 ms),
+// so that the fiber queued behind it runs. Before the fix each call restarted
+// the slice and the queued fiber waited forever.
+TEST(Sysmon, FiberLoopingOverBlockingCallsLosesItsPAfterItsSlice) {
+  bool starved = true;
+  goro::run({.procs = 1}, [&] {
+    std::atomic<bool> stop{false};
+    goro::wait_group wg;
+    wg.add(1);
+    goro::go([&] {
+      const auto give_up = clock_type::now() + 5s;
+      while (!stop.load() && clock_type::now() < give_up)
+        goro::blocking([] { return getppid(); });  // short: rarely in progress when sysmon looks
+      starved = !stop.load();
+      wg.done();
+    });
+    // The looper runs next (runnext); we get the P back only when sysmon
+    // ends its slice.
+    goro::this_fiber::yield();
+    stop = true;
+    wg.wait();
+  });
+  EXPECT_FALSE(starved) << "a fiber looping over blocking calls kept its P for 5 s";
+}
+
 TEST(Sysmon, ManyShortBlockingCallsStayStoppable) {
   goro::run({.procs = 2}, [] {
     std::atomic<bool> stop{false};
