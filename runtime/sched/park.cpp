@@ -93,10 +93,6 @@ bool switch_direct(M* m, G* g, P* p) {
   return true;
 }
 
-}  // namespace
-
-namespace {
-
 // The bookkeeping before a direct switch from g to next (for finish_direct
 // and, if next is fresh, fiber_main).
 void prepare_direct(M* m, G* g, G* next, bool inherit_time) {

@@ -38,7 +38,7 @@ struct runtime {
   std::int32_t nmidle = 0;
   std::int32_t mcount = 0;     // Ms created (m0 included)
   std::int32_t mcreating = 0;  // newm calls between their two critical sections
-  bool spare_creating = false;  // the spare-M thread is in newm (sysmon.cpp)
+  bool spare_creating = false;  // a spare M was asked for and is not made yet (sysmon.cpp)
   P* pidle = nullptr;          // idle Ps
   intrusive_queue<G, &G::schedlink> runq;  // the global run queue
   bool done = false;           // every fiber finished (or deadlocked): Ms exit

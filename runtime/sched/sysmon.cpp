@@ -164,6 +164,9 @@ void ensure_spare_m(runtime* rt) {
   {
     std::lock_guard<mutex> l(rt->lock);
     if (rt->nmidle > 0 || rt->spare_creating || rt->done) return;
+    // Set here, not by the spare thread: from now on retake waits for the
+    // spare instead of creating a thread itself (handoffp).
+    rt->spare_creating = true;
   }
   {
     std::lock_guard<std::mutex> l(rt->spare.mu);
@@ -179,14 +182,8 @@ void spare_m_main(runtime* rt) {
     if (rt->spare.stop) return;
     rt->spare.want = false;
     l.unlock();
-    bool need;
+    newm(rt, nullptr, false);  // starts without a P and goes idle (nothing once done)
     {
-      std::lock_guard<mutex> g(rt->lock);
-      need = rt->nmidle == 0 && !rt->done;
-      rt->spare_creating = need;
-    }
-    if (need) {
-      newm(rt, nullptr, false);  // starts without a P and goes idle
       std::lock_guard<mutex> g(rt->lock);
       rt->spare_creating = false;
     }
