@@ -52,8 +52,13 @@ struct P {
   // (schedule.cpp, slice_expired).
   std::uint32_t streak = 0;
   std::int64_t streak_start = 0;
-  bool streak_expired = false;  // next pick: the ring's head or the oldest continuation first
-  bool expired_to_conts = false;  // which of the two the last expired streak preferred
+  bool streak_expired = false;  // the next pick starts the turns below
+  // After an expired streak, the picks still owed, in this order: to the Gs
+  // on the ring (FIFO), to those on the global queue when it expired (in
+  // batches through the ring), then one to the oldest continuation.
+  std::uint32_t ring_turns = 0;
+  std::uint32_t global_turns = 0;
+  bool conts_turn = false;
 
   run_queue<G> runq;
   // Fibers that handed this P to a fiber they spawned (spawn.cpp): resumed

@@ -111,6 +111,14 @@ class run_queue {
     }
   }
 
+  // Owner only. How many items the ring holds (runnext not counted); thieves
+  // may take some at any moment, so this is an upper bound by then.
+  std::uint32_t ring_size() const {
+    const std::uint32_t h = head_.load(std::memory_order_relaxed);  // a bound only: no data read
+    const std::uint32_t t = tail_.load(std::memory_order_relaxed);  // single writer: us
+    return t - h;
+  }
+
   // Thief. Take half (rounded up) of this queue into `batch`, which must hold
   // N/2 items. When the ring is empty and `steal_next`, take runnext instead.
   // Returns the number of items taken.

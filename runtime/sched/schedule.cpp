@@ -60,17 +60,21 @@ void ring_picked(P* p) {
 }
 
 // Take a batch from the global queue for P: at most len/procs + 1, at most
-// `max` if nonzero, at most half a local queue. Returns one G to run; the
-// rest go to p's local queue. Lock held.
+// `max` if nonzero, at most half a local queue, at most what fits in p's
+// ring besides the one returned. Returns one G to run; the rest go to p's
+// ring. Lock held; p's owner only.
 G* globrunq_get(runtime* rt, P* p, std::int32_t max) {
   std::int32_t n = rt->runq.size();
   if (n == 0) return nullptr;
   n = std::min(n, n / rt->procs + 1);
   if (max > 0 && n > max) n = max;
   if (n > std::int32_t(run_queue<G>::capacity / 2)) n = run_queue<G>::capacity / 2;
+  // ring_size() is an upper bound (thieves only shrink the ring), so the
+  // puts below cannot overflow.
+  const auto room = std::int32_t(run_queue<G>::capacity - p->runq.ring_size());
+  if (n > room + 1) n = room + 1;
   G* g = rt->runq.pop_front();
   while (--n > 0) {
-    // The local queue has room: we only get here with it empty (or n == 1).
     p->runq.put(rt->runq.pop_front(), false, [](G**, std::uint32_t) {
       fatal("globrunq_get", "local run queue overflow while holding the sched lock");
     });
@@ -133,14 +137,48 @@ found local_pick(runtime* rt, P* p) {
   // (depth first through a fork-join tree), then the ring; but see
   // time_slice_ns.
   if (p->streak_expired) {
-    // The streak is over: the ring's head or the oldest continuation (a
-    // spawner that handed its P to its child) gets a turn, taking turns
-    // between the two so that neither waits more than two slices.
+    // The streak is over. Like Go's preempted goroutine, which goes to the
+    // tail of the global queue, it now waits while every G queued at this
+    // moment runs once: first those on our ring, then those on the global
+    // queue (where our ring overflows to; the 1-in-61 check alone drains
+    // it far too slowly behind a streak), then the oldest continuation (a
+    // spawner that handed its P to its child). One turn per slice for the
+    // ring's head alone let a spawning loop starve its own timer wake-ups.
     p->streak_expired = false;
-    p->expired_to_conts = !p->expired_to_conts;
-    G* g = p->expired_to_conts ? p->conts.steal() : p->runq.get_ring();
-    if (g == nullptr) g = p->expired_to_conts ? p->runq.get_ring() : p->conts.steal();
-    if (g) {
+    p->ring_turns = p->runq.ring_size();
+    p->global_turns = static_cast<std::uint32_t>(rt->runq.size());
+    p->conts_turn = true;
+  }
+  for (;;) {
+    if (p->ring_turns > 0) {
+      p->ring_turns--;
+      if (G* g = p->runq.get_ring()) {
+        ring_picked(p);
+        return {g, false};
+      }
+      p->ring_turns = 0;  // thieves took the rest
+    }
+    if (p->global_turns == 0) break;
+    G* g = nullptr;
+    {
+      std::lock_guard<mutex> l(rt->lock);
+      const std::int32_t before = rt->runq.size();
+      g = globrunq_get(rt, p, static_cast<std::int32_t>(p->global_turns));
+      const auto taken = static_cast<std::uint32_t>(before - rt->runq.size());
+      p->global_turns = taken < p->global_turns ? p->global_turns - taken : 0;
+    }
+    if (g == nullptr) {
+      p->global_turns = 0;  // other Ps took the rest
+      break;
+    }
+    // The rest of the batch is on our ring now: their turns come next.
+    p->ring_turns = p->runq.ring_size();
+    ring_picked(p);
+    return {g, false};
+  }
+  if (p->conts_turn) {
+    p->conts_turn = false;
+    if (G* g = p->conts.steal()) {
       ring_picked(p);
       return {g, false};
     }

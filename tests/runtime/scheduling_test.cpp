@@ -5,6 +5,7 @@
 
 #include <goro/goro.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <set>
@@ -74,6 +75,53 @@ TEST(Scheduling, ProducerConsumerPairDoesNotStarveOthers) {
     pair.wait();
   });
   EXPECT_TRUE(other_ran.load());
+}
+
+// When a runnext streak's time slice ends, every fiber then queued gets a
+// turn before the streak goes on, not just the ring's head (Go puts the
+// preempted goroutine at the global queue's tail). procs = 1: a ping-pong
+// pair keeps the streak going for 200 ms by its own clock while 400 fibers
+// yield in a loop, more than the 256-slot ring holds, so some of them sit
+// on the global queue. Each gets about one turn per 10 ms slice. Before,
+// the ring got one pick per slice in all, and then only the ring's share
+// plus one global batch, so most of the 400 fell behind.
+TEST(Scheduling, EveryQueuedFiberGetsATurnWhenAStreakExpires) {
+  constexpr int yielders = 400;
+  std::vector<std::atomic<int>> turns(yielders);
+  goro::run({.procs = 1}, [&] {
+    goro::chan<int> a, b;
+    std::atomic<bool> stop{false};
+    goro::wait_group wg;
+    wg.add(2 + yielders);
+    for (int i = 0; i < yielders; i++)
+      goro::go([&, i] {
+        while (!stop.load()) {
+          turns[i].fetch_add(1, std::memory_order_relaxed);
+          goro::this_fiber::yield();
+        }
+        wg.done();
+      });
+    goro::go([&] {
+      const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+      for (int round = 1;; round++) {
+        a.send(1);
+        b.recv();
+        if (round % 256 == 0 && std::chrono::steady_clock::now() >= until) break;
+      }
+      stop = true;
+      a.close();
+      wg.done();
+    });
+    goro::go([&] {
+      while (a.recv()) b.send(1);
+      wg.done();
+    });
+    wg.wait();
+  });
+  int least = turns[0].load();
+  for (auto& t : turns) least = std::min(least, t.load());
+  // About 20 slices in 200 ms; 5 turns each leaves room for a slow machine.
+  EXPECT_GE(least, 5) << "a queued fiber waited through most of the streak's slices";
 }
 
 // With two Ps, two fibers that spin waiting on each other's flag both make

@@ -28,7 +28,7 @@ class Timers : public ::testing::TestWithParam<int> {
 // Many sleepers with random deadlines in 0-100 ms from a common start: all
 // wake, none early.
 TEST_P(Timers, ManySleepersAllWakeNoneEarly) {
-  const std::int64_t n = scaled(100000, 10);
+  const std::int64_t n = goro_test::live_fibers(100000);
   std::atomic<std::int64_t> woke{0}, early{0};
   goro::run(opts(), [&] {
     std::mt19937_64 rng(42);
