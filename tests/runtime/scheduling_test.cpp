@@ -80,13 +80,13 @@ TEST(Scheduling, ProducerConsumerPairDoesNotStarveOthers) {
 // When a runnext streak's time slice ends, every fiber then queued gets a
 // turn before the streak goes on, not just the ring's head (Go puts the
 // preempted goroutine at the global queue's tail). procs = 1: a ping-pong
-// pair keeps the streak going for 200 ms by its own clock while 400 fibers
+// pair keeps the streak going for 200 ms by its own clock while 300 fibers
 // yield in a loop, more than the 256-slot ring holds, so some of them sit
 // on the global queue. Each gets about one turn per 10 ms slice. Before,
 // the ring got one pick per slice in all, and then only the ring's share
-// plus one global batch, so most of the 400 fell behind.
+// plus one global batch, so most of the 300 fell behind.
 TEST(Scheduling, EveryQueuedFiberGetsATurnWhenAStreakExpires) {
-  constexpr int yielders = 400;
+  constexpr int yielders = 300;
   std::vector<std::atomic<int>> turns(yielders);
   goro::run({.procs = 1}, [&] {
     goro::chan<int> a, b;
