@@ -177,6 +177,10 @@ bool stopm(M* m) {
       std::lock_guard<mutex> l(rt->lock);
       if (rt->done) return false;
       mput(rt, m);
+      if (m->spare_starting) {
+        m->spare_starting = false;
+        rt->spare_starting--;
+      }
       checkdead(rt);
       if (may_time && rt->timed_sleeper == nullptr && !rt->done) {
         // Pairs with the fence in timer_start (see there).

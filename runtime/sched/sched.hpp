@@ -39,6 +39,7 @@ struct runtime {
   std::int32_t mcount = 0;     // Ms created (m0 included)
   std::int32_t mcreating = 0;  // newm calls between their two critical sections
   bool spare_creating = false;  // a spare M was asked for and is not made yet (sysmon.cpp)
+  std::int32_t spare_starting = 0;  // spare Ms made that have not gone idle yet
   P* pidle = nullptr;          // idle Ps
   intrusive_queue<G, &G::schedlink> runq;  // the global run queue
   bool done = false;           // every fiber finished (or deadlocked): Ms exit
@@ -65,6 +66,9 @@ struct runtime {
   std::atomic<bool> sysmon_stop{false};
   std::atomic<bool> sysmon_sleeping{false};     // in its deep sleep (every P idle)
   std::atomic<std::uint32_t> sysmon_wakeup{0};  // futex word sysmon sleeps on
+  // sysmon sleeps longer than a millisecond (nothing was waiting): queuing
+  // a G wakes it (sysmon_nudge). Read on every runq_put, hence its own line.
+  alignas(64) std::atomic<bool> sysmon_dozing{false};
   // Creates the idle M that sysmon hands a retaken P to, so that sysmon
   // itself never waits for a thread to be created (sysmon.cpp, spare_m).
   struct {
@@ -171,6 +175,7 @@ void drop_all_timers(runtime* rt);
 void sysmon_start(runtime* rt);
 void sysmon_stop(runtime* rt);
 void sysmon_wake_if_sleeping(runtime* rt);  // after a P left the idle list
+void sysmon_nudge(runtime* rt) noexcept;     // work now waits: end a doze (cold path)
 
 // ---- debug ---------------------------------------------------------------
 void checkdead(runtime* rt);  // lock held

@@ -382,12 +382,17 @@ void execute(M* m, G* g, bool inherit_time) {
 }  // namespace
 
 void runq_put(P* p, G* g, bool next) {
-  p->runq.put(g, next, [p](G** batch, std::uint32_t n) {
-    runtime* rt = p->m->rt;
+  runtime* rt = p->m->rt;
+  p->runq.put(g, next, [rt](G** batch, std::uint32_t n) {
     for (std::uint32_t i = 0; i + 1 < n; i++) batch[i]->schedlink = batch[i + 1];
     std::lock_guard<mutex> l(rt->lock);
     rt->runq.push_back_batch(batch[0], batch[n - 1], static_cast<std::int32_t>(n));
   });
+  // g now waits for a P. If sysmon dozes (up to 10 ms, nothing was
+  // waiting), wake it, so that it starts timing the running fiber's slice
+  // now rather than when it next looks. relaxed: a hint; if we miss a doze
+  // that starts just now, sysmon only notices later, as without this.
+  if (__builtin_expect(rt->sysmon_dozing.load(std::memory_order_relaxed), 0)) sysmon_nudge(rt);
 }
 
 void globrunq_put(runtime* rt, G* g) { rt->runq.push_back(g); }
