@@ -54,8 +54,8 @@ struct P {
   std::int64_t streak_start = 0;
   bool streak_expired = false;  // the next pick starts the turns below
   // After an expired streak, the picks still owed, in this order: to the Gs
-  // on the ring (FIFO), to those on the global queue when it expired (in
-  // batches through the ring), then one to the oldest continuation.
+  // on the ring (FIFO), to those on the global queue when it expired (one
+  // at a time), then one to the oldest continuation.
   std::uint32_t ring_turns = 0;
   std::uint32_t global_turns = 0;
   bool conts_turn = false;

@@ -66,9 +66,6 @@ struct runtime {
   std::atomic<bool> sysmon_stop{false};
   std::atomic<bool> sysmon_sleeping{false};     // in its deep sleep (every P idle)
   std::atomic<std::uint32_t> sysmon_wakeup{0};  // futex word sysmon sleeps on
-  // sysmon sleeps longer than a millisecond (nothing was waiting): queuing
-  // a G wakes it (sysmon_nudge). Read on every runq_put, hence its own line.
-  alignas(64) std::atomic<bool> sysmon_dozing{false};
   // Creates the idle M that sysmon hands a retaken P to, so that sysmon
   // itself never waits for a thread to be created (sysmon.cpp, spare_m).
   struct {
@@ -175,7 +172,6 @@ void drop_all_timers(runtime* rt);
 void sysmon_start(runtime* rt);
 void sysmon_stop(runtime* rt);
 void sysmon_wake_if_sleeping(runtime* rt);  // after a P left the idle list
-void sysmon_nudge(runtime* rt) noexcept;     // work now waits: end a doze (cold path)
 
 // ---- debug ---------------------------------------------------------------
 void checkdead(runtime* rt);  // lock held

@@ -60,21 +60,17 @@ void ring_picked(P* p) {
 }
 
 // Take a batch from the global queue for P: at most len/procs + 1, at most
-// `max` if nonzero, at most half a local queue, at most what fits in p's
-// ring besides the one returned. Returns one G to run; the rest go to p's
-// ring. Lock held; p's owner only.
+// `max` if nonzero, at most half a local queue. Returns one G to run; the
+// rest go to p's local queue. Lock held.
 G* globrunq_get(runtime* rt, P* p, std::int32_t max) {
   std::int32_t n = rt->runq.size();
   if (n == 0) return nullptr;
   n = std::min(n, n / rt->procs + 1);
   if (max > 0 && n > max) n = max;
   if (n > std::int32_t(run_queue<G>::capacity / 2)) n = run_queue<G>::capacity / 2;
-  // ring_size() is an upper bound (thieves only shrink the ring), so the
-  // puts below cannot overflow.
-  const auto room = std::int32_t(run_queue<G>::capacity - p->runq.ring_size());
-  if (n > room + 1) n = room + 1;
   G* g = rt->runq.pop_front();
   while (--n > 0) {
+    // The local queue has room: we only get here with it empty (or n == 1).
     p->runq.put(rt->runq.pop_front(), false, [](G**, std::uint32_t) {
       fatal("globrunq_get", "local run queue overflow while holding the sched lock");
     });
@@ -149,32 +145,28 @@ found local_pick(runtime* rt, P* p) {
     p->global_turns = static_cast<std::uint32_t>(rt->runq.size());
     p->conts_turn = true;
   }
-  for (;;) {
-    if (p->ring_turns > 0) {
-      p->ring_turns--;
-      if (G* g = p->runq.get_ring()) {
-        ring_picked(p);
-        return {g, false};
-      }
-      p->ring_turns = 0;  // thieves took the rest
+  if (p->ring_turns > 0) {
+    p->ring_turns--;
+    if (G* g = p->runq.get_ring()) {
+      ring_picked(p);
+      return {g, false};
     }
-    if (p->global_turns == 0) break;
+    p->ring_turns = 0;  // thieves took the rest
+  }
+  if (p->global_turns > 0) {
+    // One at a time, straight from the global queue: a batch would land
+    // behind the ring's Gs, which have had their turn.
+    p->global_turns--;
     G* g = nullptr;
-    {
+    if (rt->runq.size() > 0) {
       std::lock_guard<mutex> l(rt->lock);
-      const std::int32_t before = rt->runq.size();
-      g = globrunq_get(rt, p, static_cast<std::int32_t>(p->global_turns));
-      const auto taken = static_cast<std::uint32_t>(before - rt->runq.size());
-      p->global_turns = taken < p->global_turns ? p->global_turns - taken : 0;
+      g = globrunq_get(rt, p, 1);
     }
-    if (g == nullptr) {
-      p->global_turns = 0;  // other Ps took the rest
-      break;
+    if (g != nullptr) {
+      ring_picked(p);
+      return {g, false};
     }
-    // The rest of the batch is on our ring now: their turns come next.
-    p->ring_turns = p->runq.ring_size();
-    ring_picked(p);
-    return {g, false};
+    p->global_turns = 0;  // other Ps took the rest
   }
   if (p->conts_turn) {
     p->conts_turn = false;
@@ -382,17 +374,12 @@ void execute(M* m, G* g, bool inherit_time) {
 }  // namespace
 
 void runq_put(P* p, G* g, bool next) {
-  runtime* rt = p->m->rt;
-  p->runq.put(g, next, [rt](G** batch, std::uint32_t n) {
+  p->runq.put(g, next, [p](G** batch, std::uint32_t n) {
+    runtime* rt = p->m->rt;
     for (std::uint32_t i = 0; i + 1 < n; i++) batch[i]->schedlink = batch[i + 1];
     std::lock_guard<mutex> l(rt->lock);
     rt->runq.push_back_batch(batch[0], batch[n - 1], static_cast<std::int32_t>(n));
   });
-  // g now waits for a P. If sysmon dozes (up to 10 ms, nothing was
-  // waiting), wake it, so that it starts timing the running fiber's slice
-  // now rather than when it next looks. relaxed: a hint; if we miss a doze
-  // that starts just now, sysmon only notices later, as without this.
-  if (__builtin_expect(rt->sysmon_dozing.load(std::memory_order_relaxed), 0)) sysmon_nudge(rt);
 }
 
 void globrunq_put(runtime* rt, G* g) { rt->runq.push_back(g); }

@@ -334,14 +334,7 @@ void sysmon_main(runtime* rt) {
       for (auto& x : w) x.valid = false;
       continue;
     }
-    // A doze (nothing was waiting at the last look): runq_put ends it when
-    // a G starts waiting, so that the running fiber is timed from about
-    // then, not from up to 10 ms later. The hog test's first slice, under
-    // TSan, went from 16-21 ms to 11-14 ms.
-    const bool doze = sleep > waiting_sleep_ns;
-    if (doze) rt->sysmon_dozing.store(true, std::memory_order_relaxed);
     sysmon_sleep(rt, sleep);
-    if (doze) rt->sysmon_dozing.store(false, std::memory_order_relaxed);
     const std::int64_t now = now_ns();
     rt->coarse_now_ns.store(now, std::memory_order_relaxed);
     const look r = retake(rt, w, now);
@@ -365,11 +358,6 @@ void sysmon_main(runtime* rt) {
 }
 
 }  // namespace
-
-void sysmon_nudge(runtime* rt) noexcept {
-  // relaxed: only one nudger wakes sysmon per doze; sysmon_wake publishes.
-  if (rt->sysmon_dozing.exchange(false, std::memory_order_relaxed)) sysmon_wake(rt);
-}
 
 void sysmon_wake_if_sleeping(runtime* rt) {
   if (rt->sysmon_sleeping.load(std::memory_order_seq_cst) &&
