@@ -83,8 +83,8 @@ TEST(Scheduling, ProducerConsumerPairDoesNotStarveOthers) {
 // pair keeps the streak going for 200 ms by its own clock while 300 fibers
 // yield in a loop, more than the 256-slot ring holds, so some of them sit
 // on the global queue. Each gets about one turn per 10 ms slice. Before,
-// the ring got one pick per slice in all, and then only the ring's share
-// plus one global batch, so most of the 300 fell behind.
+// the ring got one pick per slice in all, so most of the 300 fell behind
+// (least: 1 turn).
 TEST(Scheduling, EveryQueuedFiberGetsATurnWhenAStreakExpires) {
   constexpr int yielders = 300;
   std::vector<std::atomic<int>> turns(yielders);
