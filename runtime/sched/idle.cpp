@@ -177,9 +177,9 @@ bool stopm(M* m) {
       std::lock_guard<mutex> l(rt->lock);
       if (rt->done) return false;
       mput(rt, m);
-      if (m->spare_starting) {
-        m->spare_starting = false;
-        rt->spare_starting--;
+      if (m->coming_spare) {
+        m->coming_spare = false;
+        rt->spares_coming--;
       }
       checkdead(rt);
       if (may_time && rt->timed_sleeper == nullptr && !rt->done) {

@@ -36,7 +36,7 @@ struct M {
   std::atomic<bool> in_rt{true};
   P* nextp = nullptr;    // P handed over by startm; read after the note wakes us
   bool spinning = false; // looking for work without having found any (see idle.cpp)
-  bool spare_starting = false;  // a spare M on its way to the idle list (rt->lock)
+  bool coming_spare = false;  // a spare M on its way to the idle list (rt->lock)
   m_action action = m_action::none;
   G* switched_from = nullptr;  // a direct switch's old fiber (park.cpp, switch_to_fiber)
   bool started_directly = false;  // ... and its new fiber starts afresh (fiber_main)

@@ -53,12 +53,12 @@ struct P {
   std::uint32_t streak = 0;
   std::int64_t streak_start = 0;
   bool streak_expired = false;  // the next pick starts the turns below
-  // After an expired streak, the picks still owed, in this order: to the Gs
-  // on the ring (FIFO), to those on the global queue when it expired (one
-  // at a time), then one to the oldest continuation.
+  // After an expired streak, the picks still owed (turns_owed), in this
+  // order: to the Gs on the ring (FIFO), to those on the global queue when
+  // it expired (one at a time), then one to the oldest continuation.
   std::uint32_t ring_turns = 0;
   std::uint32_t global_turns = 0;
-  bool conts_turn = false;
+  bool turns_owed = false;
 
   run_queue<G> runq;
   // Fibers that handed this P to a fiber they spawned (spawn.cpp): resumed

@@ -132,12 +132,9 @@ void newm(runtime* rt, P* p, bool spinning) {
     m->rng = reinterpret_cast<std::uintptr_t>(m) * 0x9E3779B97F4A7C15ULL;
     m->nextp = p;
     m->spinning = spinning;
-    if (p == nullptr) {
-      // A spare (sysmon.cpp): counted until it reaches the idle list, so
-      // that nobody asks for another one meanwhile.
-      m->spare_starting = true;
-      rt->spare_starting++;
-    }
+    // A spare (sysmon.cpp): counted in spares_coming until it reaches the
+    // idle list.
+    m->coming_spare = p == nullptr;
     rt->mcount++;
     rt->mcreating++;
   }

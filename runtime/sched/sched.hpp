@@ -38,8 +38,9 @@ struct runtime {
   std::int32_t nmidle = 0;
   std::int32_t mcount = 0;     // Ms created (m0 included)
   std::int32_t mcreating = 0;  // newm calls between their two critical sections
-  bool spare_creating = false;  // a spare M was asked for and is not made yet (sysmon.cpp)
-  std::int32_t spare_starting = 0;  // spare Ms made that have not gone idle yet
+  // Spare Ms asked for or being made that have not reached the idle list
+  // yet (sysmon.cpp, ensure_spare_m).
+  std::int32_t spares_coming = 0;
   P* pidle = nullptr;          // idle Ps
   intrusive_queue<G, &G::schedlink> runq;  // the global run queue
   bool done = false;           // every fiber finished (or deadlocked): Ms exit
@@ -72,7 +73,7 @@ struct runtime {
     std::thread thread;
     std::mutex mu;
     std::condition_variable cv;
-    bool want = false;  // under mu
+    int want = 0;       // spare Ms to make; under mu
     bool stop = false;  // under mu
   } spare;
   // A clock sysmon refreshes each round (0 without sysmon): parked fibers

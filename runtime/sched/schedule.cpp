@@ -122,6 +122,37 @@ bool timers_due(P* p) {
   return e != 0 && e <= detail::now_ns();
 }
 
+namespace {
+
+// The next of the turns owed since a streak expired (see local_pick), or
+// none once they are all taken (turns_owed is then false).
+found owed_turn(runtime* rt, P* p) {
+  G* g = nullptr;
+  if (p->ring_turns > 0) {
+    p->ring_turns--;
+    g = p->runq.get_ring();
+    if (g == nullptr) p->ring_turns = 0;  // thieves took the rest
+  }
+  if (g == nullptr && p->global_turns > 0) {
+    // One at a time, straight from the global queue: a batch would land
+    // behind the ring's Gs, which have had their turn.
+    p->global_turns--;
+    if (rt->runq.size() > 0) {
+      std::lock_guard<mutex> l(rt->lock);
+      g = globrunq_get(rt, p, 1);
+    }
+    if (g == nullptr) p->global_turns = 0;  // other Ps took the rest
+  }
+  if (g == nullptr) {
+    p->turns_owed = false;  // the last turn: the oldest continuation's
+    g = p->conts.steal();
+  }
+  if (g != nullptr) ring_picked(p);
+  return {g, false};
+}
+
+}  // namespace
+
 found local_pick(runtime* rt, P* p) {
   // Fairness: now and then look at the global queue first, so that two Gs
   // handing work back and forth on a local queue cannot starve it.
@@ -143,37 +174,10 @@ found local_pick(runtime* rt, P* p) {
     p->streak_expired = false;
     p->ring_turns = p->runq.ring_size();
     p->global_turns = static_cast<std::uint32_t>(rt->runq.size());
-    p->conts_turn = true;
+    p->turns_owed = true;
   }
-  if (p->ring_turns > 0) {
-    p->ring_turns--;
-    if (G* g = p->runq.get_ring()) {
-      ring_picked(p);
-      return {g, false};
-    }
-    p->ring_turns = 0;  // thieves took the rest
-  }
-  if (p->global_turns > 0) {
-    // One at a time, straight from the global queue: a batch would land
-    // behind the ring's Gs, which have had their turn.
-    p->global_turns--;
-    G* g = nullptr;
-    if (rt->runq.size() > 0) {
-      std::lock_guard<mutex> l(rt->lock);
-      g = globrunq_get(rt, p, 1);
-    }
-    if (g != nullptr) {
-      ring_picked(p);
-      return {g, false};
-    }
-    p->global_turns = 0;  // other Ps took the rest
-  }
-  if (p->conts_turn) {
-    p->conts_turn = false;
-    if (G* g = p->conts.steal()) {
-      ring_picked(p);
-      return {g, false};
-    }
+  if (__builtin_expect(p->turns_owed, 0)) {
+    if (found f = owed_turn(rt, p); f.g) return f;
   }
   if (G* g = p->runq.take_next()) {
     p->streak_expired = slice_expired(p);

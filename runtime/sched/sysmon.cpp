@@ -164,20 +164,24 @@ bool owner_is_running(watch& pw, M* m, std::int64_t now) {
 // each run() about 130 us more to start (430-540 -> 570-675 us).
 constexpr int spare_ms = 2;
 
-// Ask the spare-M thread for an idle M if fewer than spare_ms are idle.
+// Ask the spare-M thread for idle Ms until spare_ms are idle or coming.
 // Never blocks on thread creation: under TSan that takes 15-25 ms while the
 // cores are busy, and sysmon would stop watching the Ps meanwhile.
 void ensure_spare_m(runtime* rt) {
+  int n;
   {
     std::lock_guard<mutex> l(rt->lock);
-    if (rt->nmidle + rt->spare_starting >= spare_ms || rt->spare_creating || rt->done) return;
-    // Set here, not by the spare thread: from now on retake waits for the
-    // spare instead of creating a thread itself (handoffp).
-    rt->spare_creating = true;
+    if (rt->done) return;
+    n = spare_ms - rt->nmidle - rt->spares_coming;
+    if (n <= 0) return;
+    // Counted from now on, so that retake waits for these rather than
+    // create a thread itself (handoffp); each one uncounts itself when it
+    // first reaches the idle list (stopm).
+    rt->spares_coming += n;
   }
   {
     std::lock_guard<std::mutex> l(rt->spare.mu);
-    rt->spare.want = true;
+    rt->spare.want += n;
   }
   rt->spare.cv.notify_one();
 }
@@ -185,15 +189,11 @@ void ensure_spare_m(runtime* rt) {
 void spare_m_main(runtime* rt) {
   std::unique_lock<std::mutex> l(rt->spare.mu);
   for (;;) {
-    rt->spare.cv.wait(l, [rt] { return rt->spare.want || rt->spare.stop; });
+    rt->spare.cv.wait(l, [rt] { return rt->spare.want > 0 || rt->spare.stop; });
     if (rt->spare.stop) return;
-    rt->spare.want = false;
+    rt->spare.want--;
     l.unlock();
     newm(rt, nullptr, false);  // starts without a P and goes idle (nothing once done)
-    {
-      std::lock_guard<mutex> g(rt->lock);
-      rt->spare_creating = false;
-    }
     l.lock();
   }
 }
@@ -285,10 +285,10 @@ look retake(runtime* rt, std::vector<watch>& w, std::int64_t now) {
     // P): the deadlock check must wait for us (checkdead), and we run it.
     {
       std::lock_guard<mutex> l(rt->lock);
-      // No idle M to hand the P to, and one is being created or is on its
-      // way to the idle list: wait for it rather than create another here
-      // (handoffp would, and sysmon would stop watching meanwhile).
-      if (rt->nmidle == 0 && (rt->spare_creating || rt->spare_starting > 0)) continue;
+      // No idle M to hand the P to, and a spare is on its way: wait for it
+      // rather than create another here (handoffp would, and sysmon would
+      // stop watching meanwhile).
+      if (rt->nmidle == 0 && rt->spares_coming > 0) continue;
       rt->sysmon_taking = true;
     }
     const bool took = try_take_p(p, p->owner.load(std::memory_order_relaxed), own);
@@ -374,6 +374,10 @@ void sysmon_start(runtime* rt) {
   // cores are still quiet: under TSan, creating one once fibers keep both
   // cores busy took 15-25 ms, and starved sysmon of CPU meanwhile. Before
   // sysmon starts, so that it finds them counted and asks for no more.
+  {
+    std::lock_guard<mutex> l(rt->lock);
+    rt->spares_coming += spare_ms;
+  }
   for (int i = 0; i < spare_ms; i++) newm(rt, nullptr, false);
   rt->sysmon = std::thread(sysmon_main, rt);
   rt->spare.thread = std::thread(spare_m_main, rt);
