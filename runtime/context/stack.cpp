@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <new>
 
+#include "debug/resources.hpp"
+
 namespace goro::rt {
 
 std::size_t page_size() noexcept {
@@ -64,11 +66,25 @@ char* map(std::size_t bytes) {
   // A stack needs a page or two of real memory, not a 2 MiB transparent huge
   // page (zeroed on first touch, then split again by the next guard).
   madvise(p, bytes, MADV_NOHUGEPAGE);
+  resources::stack_mappings.fetch_add(1, std::memory_order_relaxed);
   return static_cast<char*>(p);
+}
+
+void unmap(char* base, std::size_t len) noexcept {
+  munmap(base, len);
+  resources::stack_mappings.fetch_sub(1, std::memory_order_relaxed);
 }
 
 }  // namespace
 
+namespace resources {
+std::atomic<std::int64_t> fibers{0};
+std::atomic<std::int64_t> stack_mappings{0};
+}  // namespace resources
+
+resource_counts live_resources() noexcept {
+  return {resources::fibers.load(std::memory_order_relaxed), resources::stack_mappings.load(std::memory_order_relaxed)};
+}
 
 std::size_t normalize_stack_size(std::size_t bytes) noexcept {
   const std::size_t ps = page_size();
@@ -81,7 +97,7 @@ stack_pool::stack_pool(std::size_t default_usable)
       slot_size_(stack_guard_size + default_usable_) {}
 
 stack_pool::~stack_pool() {
-  for (auto& [base, len] : arenas_) munmap(base, len);
+  for (auto& [base, len] : arenas_) unmap(base, len);
 }
 
 stack stack_pool::allocate(std::size_t usable) {
@@ -92,7 +108,7 @@ stack stack_pool::allocate(std::size_t usable) {
     s.own_mapping = true;
     s.guard = map(stack_guard_size + usable);
     if (!install_guard(s.guard, stack_guard_size)) {
-      munmap(s.guard, stack_guard_size + usable);
+      unmap(s.guard, stack_guard_size + usable);
       throw std::bad_alloc();
     }
     prefault_top(s.hi());
@@ -119,7 +135,7 @@ void stack_pool::keep_arenas() noexcept {
 }
 
 void stack_pool::release(stack& s) noexcept {
-  if (s.own_mapping && s.guard) munmap(s.guard, stack_guard_size + s.usable);
+  if (s.own_mapping && s.guard) unmap(s.guard, stack_guard_size + s.usable);
   s.guard = nullptr;
 }
 

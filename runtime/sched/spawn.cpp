@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "debug/fatal.hpp"
+#include "debug/resources.hpp"
 #include "goro/detail/config.hpp"
 #if GORO_ASAN
 #include <sanitizer/lsan_interface.h>
@@ -51,6 +52,7 @@ G* new_g(runtime* rt, std::size_t stack_size) {
   g->stk = s;
   g->rt = rt;
   g->ctx.tsan_fiber = create_fiber_annotation();
+  resources::fibers.fetch_add(1, std::memory_order_relaxed);
   std::lock_guard<mutex> l(rt->allglock);
   g->allnext = rt->allg;
   if (rt->allg) rt->allg->allprev = g;
@@ -68,6 +70,7 @@ void destroy_g(runtime* rt, G* g, bool unlink) {
   stack s = g->stk;
   g->~G();
   rt->stacks.release(s);
+  resources::fibers.fetch_sub(1, std::memory_order_relaxed);
 }
 
 std::uint64_t next_goid(runtime* rt, P* p) {
