@@ -66,12 +66,12 @@ class chan_state final : public chan_core {
   }
 
   // Lock held. Hands *value to the oldest parked receiver, else buffers it.
-  static op_result send_locked(chan_core* c, void* value, chan_waiter** wake) noexcept {
+  static op_result send_locked(chan_core* c, void* value, waiter** wake) noexcept {
     auto* s = static_cast<chan_state*>(c);
     T& v = *static_cast<T*>(value);
     *wake = nullptr;
     if (s->closed) return op_result::closed;
-    if (chan_waiter* r = s->recvq.pop()) {
+    if (waiter* r = s->recvq.pop()) {
       // A receiver is parked: give it the value directly (no buffer trip).
       static_cast<std::optional<T>*>(r->elem)->emplace(std::move(v));
       r->ok = true;
@@ -88,11 +88,11 @@ class chan_state final : public chan_core {
 
   // Lock held. Takes from the oldest parked sender or the buffer into *dest
   // (an empty std::optional<T>).
-  static op_result recv_locked(chan_core* c, void* dest, chan_waiter** wake) noexcept {
+  static op_result recv_locked(chan_core* c, void* dest, waiter** wake) noexcept {
     auto* s = static_cast<chan_state*>(c);
     auto& out = *static_cast<std::optional<T>*>(dest);
     *wake = nullptr;
-    if (chan_waiter* w = s->sendq.pop()) {
+    if (waiter* w = s->sendq.pop()) {
       T& v = *static_cast<T*>(w->elem);
       if (s->cap == 0) {
         out.emplace(std::move(v));
@@ -168,7 +168,7 @@ class chan {
     state* st = s_.get();
     detail::parker p;
     detail::parker_init(p);
-    detail::chan_waiter w;
+    detail::waiter w;
     w.who = &p;
     w.elem = &v;
     if (!st->block(w, true)) throw closed_channel_error("goro::chan::send: channel closed while sending");
@@ -180,7 +180,7 @@ class chan {
     if (!s_) detail::block_forever(detail::wait_reason::chan_recv_nil);
     std::optional<T> out;
     s_->lock.lock();
-    detail::chan_waiter* wake;
+    detail::waiter* wake;
     if (state::recv_locked(s_.get(), &out, &wake) != detail::op_result::blocked) {
       s_->lock.unlock();
       if (wake) detail::parker_wake(*wake->who);
@@ -189,7 +189,7 @@ class chan {
     state* st = s_.get();  // see send()
     detail::parker p;
     detail::parker_init(p);
-    detail::chan_waiter w;
+    detail::waiter w;
     w.who = &p;
     w.elem = &out;
     st->block(w, false);
@@ -216,7 +216,7 @@ class chan {
     try_recv_result<T> r{recv_status::not_ready, std::nullopt};
     if (!s_) return r;
     s_->lock.lock();
-    detail::chan_waiter* wake;
+    detail::waiter* wake;
     switch (state::recv_locked(s_.get(), &r.value, &wake)) {
       case detail::op_result::done: r.status = recv_status::ok; break;
       case detail::op_result::closed: r.status = recv_status::closed; break;
@@ -288,7 +288,7 @@ class chan {
   // Throws closed_channel_error(closed_msg) on a closed channel.
   bool send_now(T& v, const char* closed_msg) {
     s_->lock.lock();
-    detail::chan_waiter* wake;
+    detail::waiter* wake;
     switch (state::send_locked(s_.get(), &v, &wake)) {
       case detail::op_result::done:
         s_->lock.unlock();

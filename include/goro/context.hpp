@@ -92,7 +92,6 @@ class context {
   friend context with_value(const context&, const context_key<T>&, T);
   friend std::pair<context, cancel_func> with_cancel(const context&);
   friend std::pair<context, cancel_func> with_deadline(const context&, std::chrono::steady_clock::time_point);
-  friend std::size_t context_children_for_testing(const context&) noexcept;
   friend class after_func_handle;
   friend after_func_handle after_func(const context&, std::function<void()>);
 
@@ -147,8 +146,5 @@ class after_func_handle {
   std::shared_ptr<state> s_;
 };
 after_func_handle after_func(const context& ctx, std::function<void()> fn);
-
-// Tests only: how many children are linked under ctx.
-std::size_t context_children_for_testing(const context& ctx) noexcept;
 
 }  // namespace goro

@@ -10,7 +10,7 @@
 #include <type_traits>
 #include <utility>
 
-#include "goro/detail/runtime_api.hpp"
+#include "goro/detail/spawn.hpp"
 
 namespace goro {
 

@@ -11,7 +11,7 @@
 #include <type_traits>
 #include <utility>
 
-#include "goro/detail/runtime_api.hpp"
+#include "goro/errors.hpp"
 
 namespace goro {
 
@@ -38,12 +38,15 @@ struct options {
   bool throw_on_deadlock = false;
 };
 
-// Thrown by run() when options::throw_on_deadlock is set and every fiber is
-// blocked forever. what() is the deadlock report.
-class deadlock_error : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+namespace detail {
+// Start a runtime on the calling thread, run fn(arg) as the main fiber, and
+// return once every fiber has finished. Throws std::logic_error when called
+// from inside a runtime.
+void run_main(const options& opts, void (*fn)(void*), void* arg, std::source_location where);
+// keep_alive's two halves; the handle is the runtime.
+void* keep_alive_acquire();
+void keep_alive_release(void* rt) noexcept;
+}  // namespace detail
 
 // What options::procs = 0 resolves to in this process right now.
 int default_procs();

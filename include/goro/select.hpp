@@ -152,7 +152,7 @@ std::size_t select(Cases&&... cs) {
     };
     std::apply([&](auto&... c) { (visit(c), ...); }, refs);
   }
-  std::array<detail::chan_waiter, n == 0 ? 1 : n> waiters{};
+  std::array<detail::waiter, n == 0 ? 1 : n> waiters{};
   std::array<std::uint32_t, 2 * (n == 0 ? 1 : n)> scratch{};
   const int chosen = detail::select_impl(sc.data(), waiters.data(), scratch.data(),
                                          static_cast<std::uint32_t>(n), ndefault != 0);

@@ -17,23 +17,13 @@
 #include <type_traits>
 #include <utility>
 
-#include "goro/detail/runtime_api.hpp"
+#include "goro/detail/clock.hpp"
 #include "goro/detail/spinlock.hpp"
-#include "goro/detail/wait_list.hpp"
+#include "goro/detail/wait.hpp"
 
 namespace goro {
 
 namespace detail {
-
-// A deadline on the runtime's clock (steady_clock, in ns) from any clock.
-template <class Clock, class Duration>
-std::int64_t deadline_of(const std::chrono::time_point<Clock, Duration>& t) {
-  if constexpr (std::is_same_v<Clock, std::chrono::steady_clock>) {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
-  } else {
-    return now_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(t - Clock::now()).count();
-  }
-}
 
 // A counting semaphore with a FIFO of blocked parties (Go's runtime
 // semaphore behind sync.Mutex). release() hands its token straight to the

@@ -12,7 +12,8 @@
 #include <memory>
 
 #include "goro/chan.hpp"
-#include "goro/detail/runtime_api.hpp"
+#include "goro/detail/clock.hpp"
+#include "goro/detail/timer.hpp"
 #include "goro/detail/spinlock.hpp"
 
 namespace goro {
@@ -20,19 +21,8 @@ namespace goro {
 using steady_clock = std::chrono::steady_clock;
 
 namespace detail {
+// Park the calling fiber (or sleep the thread) until `when` (now_ns clock).
 void sleep_until_ns(std::int64_t when);
-
-inline std::int64_t to_ns(steady_clock::time_point t) noexcept {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
-}
-inline steady_clock::time_point from_ns(std::int64_t ns) noexcept {
-  return steady_clock::time_point(std::chrono::duration_cast<steady_clock::duration>(std::chrono::nanoseconds(ns)));
-}
-template <class Rep, class Period>
-std::int64_t deadline_ns(const std::chrono::duration<Rep, Period>& d) noexcept {
-  const auto ns = std::chrono::ceil<std::chrono::nanoseconds>(d).count();
-  return now_ns() + (ns > 0 ? static_cast<std::int64_t>(ns) : 0);
-}
 }  // namespace detail
 
 namespace this_fiber {

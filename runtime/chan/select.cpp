@@ -1,5 +1,4 @@
-// The type-independent channel operations: blocking on a queue, close, and
-// the select engine (Go's selectgo).
+// The select engine (Go's selectgo).
 //
 // select in three passes, as in Go:
 //  1. Lock every channel of the select (each once, in address order: two
@@ -12,62 +11,21 @@
 //     completes that case and wakes us; partners on the other channels find
 //     the claim taken and skip our entries. Once awake we lock everything
 //     again and take our remaining entries off the other queues.
-#include <cerrno>
 #include <cstdint>
 
-#include "debug/fatal.hpp"
 #include "goro/detail/chan_core.hpp"
-#include "sched/sched.hpp"
+#include "os/rand.hpp"
+#include "sched/m.hpp"
 
 namespace goro::detail {
 
-bool chan_core::block(chan_waiter& w, bool is_send) {
-  (is_send ? sendq : recvq).push(&w);
-  parker_block(*w.who, is_send ? wait_reason::chan_send : wait_reason::chan_recv, &unlock_fn, this);
-  // Written by the partner before it woke us (ordered by the wake-up).
-  return w.ok;
-}
-
-void chan_core::close() {
-  lock.lock();
-  if (closed) {
-    lock.unlock();
-    throw closed_channel_error("goro::chan::close: close of closed channel");
-  }
-  closed = true;
-  // Collect every party to wake; wake them only after unlocking.
-  chan_waiter* all = nullptr;
-  while (chan_waiter* w = recvq.pop()) {
-    w->ok = false;
-    w->next = all;
-    all = w;
-  }
-  while (chan_waiter* w = sendq.pop()) {
-    w->ok = false;
-    w->next = all;
-    all = w;
-  }
-  lock.unlock();
-  while (all) {
-    // Read next first: once woken, the waiter (on its owner's stack) may go.
-    chan_waiter* next = all->next;
-    parker_wake(*all->who);
-    all = next;
-  }
-}
-
 namespace {
 
-void no_unlock(void*) noexcept {}
-
 std::uint32_t random_u32() noexcept {
-  if (rt::M* m = rt::current_m()) return rt::fastrand(m);
-  // A thread outside the runtime: its own xorshift state.
-  thread_local std::uint64_t x = reinterpret_cast<std::uintptr_t>(&x) * 0x9E3779B97F4A7C15ULL | 1;
-  x ^= x >> 12;
-  x ^= x << 25;
-  x ^= x >> 27;
-  return static_cast<std::uint32_t>((x * 0x2545F4914F6CDD1DULL) >> 32);
+  if (rt::M* m = rt::current_m()) return m->rng.next();
+  // A thread outside the runtime: its own state.
+  thread_local rt::xorshift x = rt::xorshift::seeded(reinterpret_cast<std::uintptr_t>(&x));
+  return x.next();
 }
 
 struct locked_set {
@@ -95,14 +53,7 @@ struct locked_set {
 
 }  // namespace
 
-[[noreturn]] void block_forever(wait_reason why) {
-  parker p;
-  parker_init(p);
-  parker_block(p, why, &no_unlock, nullptr);
-  rt::fatal("goro::detail::block_forever", "woken from a wait that has no waker");
-}
-
-int select_impl(select_case* cases, chan_waiter* waiters, std::uint32_t* scratch, std::uint32_t n,
+int select_impl(select_case* cases, waiter* waiters, std::uint32_t* scratch, std::uint32_t n,
                 bool has_default) {
   std::uint32_t* poll = scratch;       // random permutation of the cases
   std::uint32_t* order = scratch + n;  // non-nil cases by channel address
@@ -133,7 +84,7 @@ int select_impl(select_case* cases, chan_waiter* waiters, std::uint32_t* scratch
     const std::uint32_t i = poll[k];
     select_case& sc = cases[i];
     if (sc.c == nullptr) continue;
-    chan_waiter* wake = nullptr;
+    waiter* wake = nullptr;
     const op_result r = sc.is_send ? sc.c->ops->send(sc.c, sc.elem, &wake) : sc.c->ops->recv(sc.c, sc.elem, &wake);
     if (r == op_result::blocked) continue;
     locks.unlock();
@@ -151,18 +102,18 @@ int select_impl(select_case* cases, chan_waiter* waiters, std::uint32_t* scratch
   parker_init(p);
   for (std::uint32_t k = 0; k < nlock; k++) {
     const std::uint32_t i = order[k];
-    chan_waiter& w = waiters[i];
+    waiter& w = waiters[i];
     w.who = &p;
     w.elem = cases[i].elem;
-    w.in_select = true;
+    w.must_claim = true;
     w.ok = false;
     w.case_index = i;
-    (cases[i].is_send ? cases[i].c->sendq : cases[i].c->recvq).push(&w);
+    (cases[i].is_send ? cases[i].c->sendq : cases[i].c->recvq).push_back(&w);
   }
   parker_block(p, wait_reason::select, &locked_set::unlock_fn, const_cast<locked_set*>(&locks));
 
-  // Pass 3: the claimer set p.fired; take our other entries off their queues.
-  auto* fired = static_cast<chan_waiter*>(p.fired);
+  // Pass 3: the claimer set p.fired (wait_list::pop); take our other entries off their queues.
+  waiter* fired = p.fired;
   locks.lock();
   for (std::uint32_t k = 0; k < nlock; k++) {
     const std::uint32_t i = order[k];

@@ -4,7 +4,6 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "goro/detail/runtime_api.hpp"
 
 namespace goro::rt {
 
@@ -24,7 +23,3 @@ void fatalf(const char* where, const char* fmt, ...) noexcept {
 }
 
 }  // namespace goro::rt
-
-namespace goro::detail {
-void fatal(const char* where, const char* what) noexcept { rt::fatal(where, what); }
-}  // namespace goro::detail

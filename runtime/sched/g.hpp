@@ -6,24 +6,31 @@
 //
 //   dead      on a free list or just allocated; owned by the list's owner
 //             (a P, or the runtime under gflock). Stack not in use.
-//   runnable  on a run queue (local, runnext or global); owned by the queue:
-//             whoever takes it off owns it. Context saved.
+//   runnable  on a run queue (local ring, runnext, continuation deque or
+//             global); owned by the queue: whoever takes it off owns it.
+//             Context saved.
 //   running   executing on an M (g->m); owned by that M. Context not valid.
-//   waiting   parked on a wait queue (channel, wait group, ...); owned by
-//             that queue, under its lock: whoever dequeues it must ready() it.
-//   syscall   executing inside goro::blocking on an M that has no P.
+//   waiting   parked on a wait list (channel, wait group, timer, ...);
+//             owned by that list, under its lock: whoever takes it off must
+//             ready() it. Context saved.
+//   syscall   executing inside goro::blocking on its M, whose P (if it still
+//             has one) sysmon may take (sched/syscall.cpp).
 //
-// Every transition goes through casgstatus (below), which checks the
-// `from` state and dies loudly with the caller's name otherwise.
+//   dead -> runnable (newproc) -> running (execute) -> runnable (yield,
+//   handoff) | waiting (park) -> runnable (ready) | syscall (enter_blocking)
+//   -> running (exit_blocking) | runnable (no P to return to) | dead (goexit)
+//
+// Every transition goes through casgstatus, which checks the `from` state
+// and dies loudly with the caller's name otherwise.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <source_location>
 
-#include "context/stack.hpp"
-#include "context/switch.hpp"
-#include "goro/detail/runtime_api.hpp"
+#include "fiber/fcontext.hpp"
+#include "fiber/stack.hpp"
+#include "goro/detail/wait.hpp"
 
 namespace goro::rt {
 
@@ -35,7 +42,7 @@ enum class gstatus : std::uint32_t { dead, runnable, running, waiting, syscall }
 const char* to_string(gstatus s) noexcept;
 
 struct alignas(64) G {
-  context ctx;
+  exec_context ctx;
   // Written by the owner only; atomic so that diagnostics may read it from
   // other threads. relaxed: ownership hand-offs (queues, locks) order it.
   std::atomic<gstatus> status{gstatus::dead};
@@ -44,7 +51,7 @@ struct alignas(64) G {
   runtime* rt = nullptr;
   std::uint64_t goid = 0;
   detail::wait_reason waitreason = detail::wait_reason::none;
-  std::int64_t waitsince = 0;  // runtime::coarse_now_ns when it parked
+  std::int64_t waitsince = 0;  // runtime::sysmon_clock_ns when it parked
 
   // What to run: entry(entry_arg); entry_arg points into the stack, just
   // below this G.
@@ -54,11 +61,11 @@ struct alignas(64) G {
   bool fresh = false;  // made ready to run by prepare_fiber, not started yet
 
   // Set by park(): run once the fiber has switched out (on g0, or on top of
-  // the next fiber's stack: park.cpp, finish_direct).
+  // the next fiber's stack: sched/switch.cpp, finish_direct).
   void (*park_unlock)(void*) = nullptr;
   void* park_arg = nullptr;
 
-  P* syscall_oldp = nullptr;  // the P released by enter_blocking
+  P* syscall_oldp = nullptr;  // the P it held when it entered goro::blocking
 
   stack stk;  // the mapping this G lives in
 
@@ -74,5 +81,19 @@ inline void casgstatus(G* g, gstatus from, gstatus to, const char* fn) noexcept 
   if (__builtin_expect(s != from, 0)) bad_gstatus(g, s, from, to, fn);
   g->status.store(to, std::memory_order_relaxed);
 }
+
+// ---- G allocation and free lists (Go's gfget / gfput) -----------------------
+
+// A dead G with a stack of stack_size usable bytes: from p's free list (p
+// may be null: then the runtime's), else newly mapped. Never null; throws
+// std::bad_alloc when no stack can be mapped.
+G* gfget(runtime* rt, P* p, std::size_t stack_size);
+// Give back a dead G: to p's free list (spilling half to the runtime's when
+// it grows long), or the runtime's when p is null. A G with a non-default
+// stack is freed at once.
+void gfput(runtime* rt, P* p, G* g);
+// The runtime ends: free every dead G (and keep the stacks of blocked ones
+// after a deadlock in throw mode).
+void free_all_gs(runtime* rt);
 
 }  // namespace goro::rt

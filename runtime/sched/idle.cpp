@@ -1,41 +1,17 @@
-// Idle Ps, idle Ms and the spinning protocol (Go's wakep / startm / stopm /
-// handoffp and the "worker thread parking/unparking" essay in proc.go).
-//
-// The tension: wake too few Ms and runnable fibers wait while CPUs idle;
-// wake too many and Ms burn CPU searching for work that is not there, or
-// sleep and wake constantly (a futex round trip per fiber).
-//
-// The protocol. An M is *spinning* while it holds a P, has no work and is
-// looking for some (stealing). Then:
-//
-//  1. Submit. Whoever makes a G runnable (go(), ready()) puts it on a queue,
-//     then calls wakep(): if there is an idle P and no spinning M, it starts
-//     one spinning M (on an idle P). One spinner is enough: if it finds work
-//     it starts another (rule 3), so wake-ups ramp up only as far as the
-//     work goes.
-//  2. Bound. An M only starts spinning while 2 * nmspinning < busy Ps.
-//  3. Hand on. A spinning M that finds work stops spinning and calls
-//     wakep(), so there may be more work for another spinner.
-//  4. Delicate dance. A spinning M that finds nothing puts its P on the idle
-//     list, decrements nmspinning, and only *then* looks at every P's queue
-//     and the global queue once more, re-acquiring a P and spinning again if
-//     one has work. (The global queue matters: threads outside the runtime
-//     queue there and also rely on a spinner they see.)
-//
-// Why no wake-up is lost: a submitter does (a) publish G, (b) read
-// npidle/nmspinning; a spinner going idle does (c) increment npidle,
-// decrement nmspinning, (d) read the queues. All four are seq_cst (the
-// counters are seq_cst RMWs and loads; the run queue tail store is a
-// release, followed in wakep by a seq_cst fence), so either the submitter
-// sees the spinner gone and wakes an M, or the spinner sees the G. This is
-// the StoreLoad pair Go's comment calls "the delicate dance".
-//
-// Idle Ms sleep on their note (a futex): no CPU is used while idle.
+// Idle Ps and Ms, and the spinning protocol (the essay is in idle.hpp).
+#include "sched/idle.hpp"
+
 #include <mutex>
 
+#include "debug/checkdead.hpp"
 #include "debug/fatal.hpp"
+#include "os/clock.hpp"
+#include "sched/m.hpp"
+#include "sched/proc.hpp"
 #include "sched/retake.hpp"
-#include "sched/sched.hpp"
+#include "sched/runtime.hpp"
+#include "sched/sysmon.hpp"
+#include "time/timers.hpp"
 
 namespace goro::rt {
 
@@ -71,12 +47,22 @@ bool mremove(runtime* rt, M* m) {
   return false;
 }
 
-void pidleput(runtime* rt, P* p) {
+void pidleput(runtime* rt, P* p, pstatus from) {
   GORO_CHECK(!p->has_work(), "P with runnable fibers put on the idle list");
-  p->status = pstatus::idle;
+  caspstatus(p, from, pstatus::idle, "pidleput");
   p->link = rt->pidle;
   rt->pidle = p;
   rt->npidle.fetch_add(1, std::memory_order_seq_cst);  // (c) in the essay above
+}
+
+void pidle_init(runtime* rt) {
+  for (std::int32_t i = rt->procs - 1; i >= 0; i--) {
+    P* p = rt->allp[static_cast<std::size_t>(i)].get();
+    GORO_CHECK(p->status.load(std::memory_order_relaxed) == pstatus::idle, "a new P is not idle");
+    p->link = rt->pidle;
+    rt->pidle = p;
+    rt->npidle.fetch_add(1, std::memory_order_relaxed);  // before any other thread exists
+  }
 }
 
 P* pidleget(runtime* rt) {
@@ -103,31 +89,6 @@ bool pidleremove(runtime* rt, P* want) {
   return false;
 }
 
-void acquirep(M* m, P* p) {
-  GORO_CHECK(m->p == nullptr, "M already holds a P");
-  GORO_CHECK(p->m == nullptr, "P already held by another M");
-  m->p = p;
-  p->m = m;
-  p->status = pstatus::running;
-  // A new ownership generation (retake.hpp). Only the acquirer writes own
-  // here; an attempt by sysmon on the old generation fails its CAS.
-  const std::uint64_t gen = (p->own.load(std::memory_order_relaxed) >> 2) + 1;
-  m->p_gen = gen;
-  p->owner.store(m, std::memory_order_relaxed);
-  p->own.store(gen << 2 | own_owned, std::memory_order_release);  // after owner: sysmon reads own, then owner
-}
-
-P* releasep(M* m) {
-  P* p = m->p;
-  GORO_CHECK(p != nullptr && p->m == m, "M does not hold its P");
-  const std::uint64_t gen = (p->own.load(std::memory_order_relaxed) >> 2) + 1;
-  p->own.store(gen << 2 | own_none, std::memory_order_release);
-  p->owner.store(nullptr, std::memory_order_relaxed);
-  p->m = nullptr;
-  m->p = nullptr;
-  return p;
-}
-
 void wakep(runtime* rt) {
   // (b) in the essay: order our queue publication before these loads.
   std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -141,7 +102,7 @@ void wakep(runtime* rt) {
 }
 
 void startm(runtime* rt, P* p, bool spinning) {
-  std::unique_lock<mutex> l(rt->lock);
+  std::unique_lock<futex_lock> l(rt->lock);
   if (p == nullptr) {
     p = pidleget(rt);
     if (p == nullptr) {
@@ -159,26 +120,29 @@ void startm(runtime* rt, P* p, bool spinning) {
     return;
   }
   l.unlock();
-  m->spinning = spinning;
+  // m is off the idle list: nobody else touches it until it wakes.
+  casmstatus(m, mstatus::idle, spinning ? mstatus::spinning : mstatus::running, "startm");
   m->nextp = p;
-  m->park.wakeup();  // release: m reads spinning/nextp after waking
+  m->park.wakeup();  // release: m reads its state and nextp after waking
 }
 
 bool stopm(M* m) {
   runtime* rt = m->rt;
   GORO_CHECK(m->p == nullptr, "stopm with a P");
-  GORO_CHECK(!m->spinning, "stopm while spinning");
+  const bool spare = m->status.load(std::memory_order_relaxed) == mstatus::spare;
+  casmstatus(m, spare ? mstatus::spare : mstatus::running, mstatus::idle, "stopm");
+  bool arrived = !spare;  // a spare stops counting in spares_coming once listed
   bool may_time = true;
   for (;;) {
     // One idle M (the timed sleeper) sleeps until the earliest timer; the
     // others until someone needs them.
     std::int64_t until = 0;
     {
-      std::lock_guard<mutex> l(rt->lock);
+      std::lock_guard<futex_lock> l(rt->lock);
       if (rt->done) return false;
       mput(rt, m);
-      if (m->coming_spare) {
-        m->coming_spare = false;
+      if (!arrived) {
+        arrived = true;
         rt->spares_coming--;
       }
       checkdead(rt);
@@ -192,11 +156,11 @@ bool stopm(M* m) {
         }
       }
     }
-    if (until != 0 && !m->park.sleep_for(until - detail::now_ns())) {
+    if (until != 0 && !m->park.sleep_for(until - now_ns())) {
       // Timed out. Still on the idle list, unless startm, finish or a
       // timer_start wanting an earlier wake-up took us off it (then their
       // wake-up is on its way).
-      std::unique_lock<mutex> l(rt->lock);
+      std::unique_lock<futex_lock> l(rt->lock);
       if (rt->timed_sleeper == m) {
         rt->timed_sleeper = nullptr;
         rt->sleep_until.store(INT64_MAX, std::memory_order_relaxed);
@@ -206,6 +170,7 @@ bool stopm(M* m) {
         // Get a P: find_runnable then runs the due timers of every P.
         if (P* p = pidleget(rt)) {
           l.unlock();
+          casmstatus(m, mstatus::idle, mstatus::running, "stopm");
           acquirep(m, p);
           return true;
         }
@@ -219,7 +184,7 @@ bool stopm(M* m) {
       m->park.sleep();
     } else {
       // Woken before the deadline (by whoever took us off the idle list).
-      std::lock_guard<mutex> l(rt->lock);
+      std::lock_guard<futex_lock> l(rt->lock);
       if (rt->timed_sleeper == m) {
         rt->timed_sleeper = nullptr;
         rt->sleep_until.store(INT64_MAX, std::memory_order_relaxed);
@@ -253,25 +218,25 @@ void handoffp(runtime* rt, P* p) {
     startm(rt, p, true);
     return;
   }
-  std::unique_lock<mutex> l(rt->lock);
+  std::unique_lock<futex_lock> l(rt->lock);
   if (rt->runq.size() != 0) {
     l.unlock();
     startm(rt, p, false);
     return;
   }
-  pidleput(rt, p);
+  pidleput(rt, p, pstatus::taken);
 }
 
 void reset_spinning(M* m) {
   runtime* rt = m->rt;
-  m->spinning = false;
+  casmstatus(m, mstatus::spinning, mstatus::running, "reset_spinning");
   if (rt->nmspinning.fetch_sub(1, std::memory_order_seq_cst) <= 0) fatal("reset_spinning", "negative nmspinning");
   // Rule 3: we found work; there may be more.
   wakep(rt);
 }
 
 void finish(runtime* rt) {
-  std::lock_guard<mutex> l(rt->lock);
+  std::lock_guard<futex_lock> l(rt->lock);
   finish_locked(rt);
 }
 

@@ -1,23 +1,52 @@
 // M: an OS thread. It runs the scheduling loop on its own stack (g0) and
 // fibers on theirs, and must hold a P to run fibers.
+//
+// States, and who may change them:
+//
+//   spare     made by newm without a P (a spare for sysmon's hand-offs,
+//             sched/spare.cpp), on its way to the idle list; counted in
+//             runtime::spares_coming until it gets there. The M itself.
+//   idle      on the runtime's idle list (under the sched lock), asleep on
+//             its note. Whoever takes it off the list (startm, finish,
+//             timer_start's retime, or the M itself after a timed sleep)
+//             decides what it does next: startm sets its next state and P
+//             before waking it.
+//   spinning  holds a P, has no fiber, and is looking for work (counted in
+//             runtime::nmspinning; sched/idle.cpp, "spinning").
+//   running   runs a fiber or the scheduling loop. Usually holds a P; has
+//             none for a moment after sysmon took it, or on its way to idle.
+//   syscall   its fiber is inside goro::blocking (the P, if it still has
+//             one, is in state syscall and sysmon may take it).
+//
+//   spare -> idle (stopm); running -> idle (stopm); idle -> running | spinning
+//   (startm, or a timed-out sleeper that takes a P itself); running <->
+//   spinning (find_runnable, reset_spinning); running <-> syscall
+//   (enter_blocking / exit_blocking).
+//
+// casmstatus checks each transition (the `from` state, and that the pair is
+// one of the above) and dies with the caller's name otherwise.
 #pragma once
-
-#include <atomic>
 
 #include <signal.h>
 #include <time.h>
 
+#include <atomic>
 #include <cstdint>
 #include <thread>
 
-#include "context/switch.hpp"
-#include "sched/note.hpp"
+#include "fiber/fcontext.hpp"
+#include "fiber/thread_state.hpp"
+#include "os/note.hpp"
+#include "os/rand.hpp"
 
 namespace goro::rt {
 
 struct G;
 struct P;
 struct runtime;
+
+enum class mstatus : std::uint8_t { spare, idle, spinning, running, syscall };
+const char* to_string(mstatus s) noexcept;
 
 // What a fiber that switched out asked the runtime to do with it (on g0, or
 // on top of the next fiber's stack after a direct switch).
@@ -26,25 +55,28 @@ enum class m_action : std::uint8_t { none, yield, park, exit, blocking_exit, rej
 struct M {
   runtime* rt = nullptr;
   std::int64_t id = 0;
-  context g0;            // the scheduler context on this thread's stack
+  // Written by the M itself (or, while it is idle, by whoever took it off
+  // the idle list, before waking it: the note orders the write); atomic so
+  // that diagnostics may read it. relaxed.
+  std::atomic<mstatus> status{mstatus::running};
+  exec_context g0;       // the scheduler context on this thread's stack
   thread_slots slots;    // this thread's errno / exception globals
   G* curg = nullptr;     // the fiber running on this M
   P* p = nullptr;        // the P held (null when idle, or after sysmon took it)
   std::uint64_t p_gen = 0;  // the generation of p's ownership word we hold
   // False while a fiber runs user code on this M (sysmon may then take the
-  // P); true in the runtime and on g0. Written by this M only.
+  // P); true in the runtime and on g0. Written by this M only
+  // (sched/retake.hpp).
   std::atomic<bool> in_rt{true};
   P* nextp = nullptr;    // P handed over by startm; read after the note wakes us
-  bool spinning = false; // looking for work without having found any (see idle.cpp)
-  bool coming_spare = false;  // a spare M on its way to the idle list (rt->lock)
   m_action action = m_action::none;
-  G* switched_from = nullptr;  // a direct switch's old fiber (park.cpp, switch_to_fiber)
+  G* switched_from = nullptr;  // a direct switch's old fiber (sched/switch.cpp)
   bool started_directly = false;  // ... and its new fiber starts afresh (fiber_main)
   note park;             // idle Ms sleep here
   bool retime = false;   // woken to recompute its timed sleep (under the sched lock)
   M* link = nullptr;     // idle list, under the sched lock
   std::thread thread;    // empty for m0 (the thread that called run)
-  std::uint64_t rng = 0; // per-M random state for steal order
+  xorshift rng;          // steal order, select order, randomised scheduling
   clockid_t cpu_clock{};  // this thread's CPU-time clock (sysmon tells running from descheduled)
   bool has_cpu_clock = false;
 
@@ -52,12 +84,31 @@ struct M {
   void* altstack = nullptr;
   std::size_t altstack_size = 0;
   stack_t old_altstack{};
+
+  bool spinning() const noexcept { return status.load(std::memory_order_relaxed) == mstatus::spinning; }
 };
+
+[[noreturn]] void bad_mstatus(const M* m, mstatus seen, mstatus from, mstatus to, const char* fn) noexcept;
+bool mstatus_transition_ok(mstatus from, mstatus to) noexcept;
+
+inline void casmstatus(M* m, mstatus from, mstatus to, const char* fn) noexcept {
+  const mstatus s = m->status.load(std::memory_order_relaxed);
+  if (__builtin_expect(s != from || !mstatus_transition_ok(from, to), 0)) bad_mstatus(m, s, from, to, fn);
+  m->status.store(to, std::memory_order_relaxed);
+}
 
 // The M of the calling thread, or nullptr. Out of line and opaque to the
 // optimiser: a fiber may resume on another thread after any switch, so a
 // thread-local address computed before must never be reused after.
 M* current_m() noexcept;
 void set_current_m(M* m) noexcept;
+
+// M set-up, in two halves. allocm (sched lock held) adds a new M in state
+// `st` to rt->allm. minit runs on the M's own thread before it schedules:
+// binds it as the thread's M and records the thread's stack, thread-locals,
+// CPU clock and signal stack; mexit undoes what minit did.
+M* allocm(runtime* rt, mstatus st);
+void minit(M* m);
+void mexit(M* m);
 
 }  // namespace goro::rt

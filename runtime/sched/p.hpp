@@ -1,31 +1,61 @@
 // P: a processor, the right to run fibers. Exactly `procs` of them exist for
 // the runtime's lifetime. An M must hold a P to run fibers.
 //
-// Fields are owned by the M holding the P (p->m), except runq (lock-free,
-// thieves consume) and link/status while idle (under the sched lock).
+// States, and who owns the P in each:
+//
+//   idle     on the runtime's idle list, under the sched lock; no M.
+//   running  held by p->m, which runs a fiber or the scheduling loop; the
+//            owner's fields below are that M's.
+//   syscall  held by p->m, whose fiber is inside goro::blocking. sysmon may
+//            take it (sched/retake.hpp) once the call has lasted a tick.
+//   taken    sysmon took it from its M (retake) and is handing it to another
+//            M or to the idle list (handoffp); no M. The old M finds out at
+//            its next runtime call.
+//
+//   idle -> running (acquirep); running -> idle (pidleput after releasep);
+//   running <-> syscall (enter_blocking / exit_blocking); running | syscall
+//   -> taken (sysmon); taken -> running (acquirep by the M handoffp starts)
+//   | idle (handoffp).
+//
+// caspstatus checks each transition (the `from` state, and that the pair is
+// one of the above) and dies with the caller's name otherwise.
+//
+// Fields are the holding M's (p->m), except: runq and conts (lock-free,
+// thieves consume), the timer heap (its own lock), link while idle (sched
+// lock), and the retake words (own, owner, switchtick, syscalltick,
+// preempt), which sysmon reads.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
-#include <vector>
 
-#include "goro/detail/runtime_api.hpp"
-#include "sched/lock.hpp"
+#include "sched/fairness.hpp"
 #include "sched/run_queue.hpp"
 #include "sched/work_deque.hpp"
+#include "time/timer_heap.hpp"
+
+#ifndef GORO_RUNQ_SIZE
+#define GORO_RUNQ_SIZE 256  // Go's; the CMake option GORO_RUNQ_SIZE shrinks it for tests
+#endif
 
 namespace goro::rt {
 
 struct G;
 struct M;
 
-enum class pstatus : std::uint8_t { idle, running };
+inline constexpr std::uint32_t runq_capacity = GORO_RUNQ_SIZE;
+
+enum class pstatus : std::uint8_t { idle, running, syscall, taken };
+const char* to_string(pstatus s) noexcept;
 
 struct P {
   std::int32_t id = 0;
-  pstatus status = pstatus::idle;  // under the sched lock while idle; owner's otherwise
-  M* m = nullptr;                  // the M holding it
-  P* link = nullptr;               // idle list, under the sched lock
+  // Written by the holder (or, while idle or taken, under the sched lock /
+  // by sysmon); atomic because sysmon reads it. relaxed: the ownership word
+  // `own` orders hand-overs.
+  std::atomic<pstatus> status{pstatus::idle};
+  M* m = nullptr;     // the M holding it
+  P* link = nullptr;  // idle list, under the sched lock
 
   // Ownership word for sysmon's retake (sched/retake.hpp): generation << 2
   // | state (0 owned, 1 sysmon trying to take it, 2 taken, 3 not owned).
@@ -38,31 +68,15 @@ struct P {
   // +1 per blocking call entered: unchanged across two looks = the same
   // call is still in progress.
   std::atomic<std::uint32_t> syscalltick{0};
-  std::atomic<bool> in_syscall{false};  // the owner's fiber is inside goro::blocking
-  // Set by sysmon when the running fiber has run 10 ms while others wait:
-  // this_fiber::preempt_point() then yields (cheaper than a retake).
+  // Set by sysmon when the running fiber has run a time slice while others
+  // wait: this_fiber::preempt_point() then yields (cheaper than a retake).
   std::atomic<bool> preempt{false};
 
-  // Scheduler ticks: +1 per scheduling decision that does not inherit a
-  // time slice; every 61st checks the global queue first.
-  std::uint32_t schedtick = 0;
-  // Consecutive scheduling decisions that bypassed the ring (runnext,
-  // continuations, hand-offs) and when the streak was first timed. Go lets
-  // these inherit a 10 ms time slice; past it, the ring's head gets a turn
-  // (schedule.cpp, slice_expired).
-  std::uint32_t streak = 0;
-  std::int64_t streak_start = 0;
-  bool streak_expired = false;  // the next pick starts the turns below
-  // After an expired streak, the picks still owed (turns_owed), in this
-  // order: to the Gs on the ring (FIFO), to those on the global queue when
-  // it expired (one at a time), then one to the oldest continuation.
-  std::uint32_t ring_turns = 0;
-  std::uint32_t global_turns = 0;
-  bool turns_owed = false;
+  fairness fair;  // the holder's scheduling decisions (sched/fairness.hpp)
 
-  run_queue<G> runq;
-  // Fibers that handed this P to a fiber they spawned (spawn.cpp): resumed
-  // LIFO by the owner, stolen oldest-first by thieves.
+  run_queue<G, runq_capacity> runq;
+  // Fibers that handed this P to a fiber they spawned (sched/spawn.cpp):
+  // resumed LIFO by the owner, stolen oldest-first by thieves.
   work_deque<G> conts;
 
   // Any thread; a racy hint.
@@ -72,18 +86,28 @@ struct P {
   G* gfree = nullptr;
   std::int32_t ngfree = 0;
 
-  // Timers started on this P (Go's per-P timer heap): a 4-ary min-heap on
-  // `when`, under `lock`. Any M may run due timers of any P (timers.cpp).
-  struct timer_heap {
-    mutex lock;
-    std::vector<detail::timer_node*> h;
-    // when of h[0], 0 when empty: read without the lock as a hint.
-    std::atomic<std::int64_t> earliest{0};
-  } timers;
+  // Timers started on this P (Go's per-P timer heap). Any M may run due
+  // timers of any P (time/timers.cpp).
+  timer_heap timers;
 
   // Batch of fiber ids reserved from the runtime's counter.
   std::uint64_t goid_next = 0;
   std::uint64_t goid_end = 0;
 };
+
+[[noreturn]] void bad_pstatus(const P* p, pstatus seen, pstatus from, pstatus to, const char* fn) noexcept;
+bool pstatus_transition_ok(pstatus from, pstatus to) noexcept;
+
+inline void caspstatus(P* p, pstatus from, pstatus to, const char* fn) noexcept {
+  const pstatus s = p->status.load(std::memory_order_relaxed);
+  if (__builtin_expect(s != from || !pstatus_transition_ok(from, to), 0)) bad_pstatus(p, s, from, to, fn);
+  p->status.store(to, std::memory_order_relaxed);
+}
+
+// m takes p (idle, or taken and handed to m): a new ownership generation
+// for the retake protocol. m must hold no P.
+void acquirep(M* m, P* p);
+// m lets go of its P (still running; the caller puts it on the idle list).
+P* releasep(M* m);
 
 }  // namespace goro::rt

@@ -16,16 +16,25 @@
 #include <string>
 #include <thread>
 
+#include "sched/proc.hpp"
+
 #include "debug/fatal.hpp"
+#include "debug/overflow.hpp"
 #include "goro/runtime.hpp"
-#include "sched/retake.hpp"
-#include "sched/sched.hpp"
+#include "os/membarrier.hpp"
+#include "sched/g.hpp"
+#include "sched/idle.hpp"
+#include "sched/m.hpp"
+#include "sched/p.hpp"
+#include "sched/runtime.hpp"
+#include "sched/schedule.hpp"
+#include "sched/spawn.hpp"
+#include "sched/sysmon.hpp"
+#include "time/timers.hpp"
 
 namespace goro::rt {
 
 namespace {
-
-thread_local M* tls_m = nullptr;
 
 constexpr std::size_t default_stack_size = 256 * 1024;
 constexpr std::int32_t max_threads = 10000;  // Go's default SetMaxThreads
@@ -74,45 +83,15 @@ int usable_cpus() {
 }
 
 void mstart(M* m) {
-  set_current_m(m);
-  init_thread_context(m->g0);
-  m->slots = thread_slots::current();
-  m->has_cpu_clock = pthread_getcpuclockid(pthread_self(), &m->cpu_clock) == 0;
-  install_altstack(m);
+  minit(m);
   P* p = m->nextp;
   m->nextp = nullptr;
-  if (p) acquirep(m, p);  // none: a spare M (sysmon), which goes idle at once
+  if (p) acquirep(m, p);  // none: a spare M (spare.hpp), which goes idle at once
   schedule(m);
-  remove_altstack(m);
-  set_current_m(nullptr);
+  mexit(m);
 }
 
 }  // namespace
-
-M* current_m() noexcept {
-  // Opaque to the optimiser (see m.hpp): the empty asm keeps the compiler
-  // from treating this function as pure and reusing an earlier result.
-  asm volatile("");
-  return tls_m;
-}
-
-void set_current_m(M* m) noexcept { tls_m = m; }
-
-runtime::runtime(std::int32_t nprocs, std::size_t stack_size)
-    : procs(nprocs), stacks(stack_size ? stack_size : default_stack_size) {
-  for (std::int32_t i = 0; i < procs; i++) {
-    auto p = std::make_unique<P>();
-    p->id = i;
-    allp.push_back(std::move(p));
-  }
-  // Strides coprime with procs visit every P exactly once from any start.
-  for (std::uint32_t i = 1; i <= static_cast<std::uint32_t>(procs); i++)
-    if (std::gcd(i, static_cast<std::uint32_t>(procs)) == 1) coprimes.push_back(i);
-  // Idle list in id order, P0 on top (m0 takes it).
-  for (std::int32_t i = procs - 1; i >= 0; i--) pidleput(this, allp[i].get());
-}
-
-runtime::~runtime() { free_all_gs(this); }
 
 void newm(runtime* rt, P* p, bool spinning) {
   M* m;
@@ -120,22 +99,15 @@ void newm(runtime* rt, P* p, bool spinning) {
     // Under the lock, so that the end of the runtime (done, then joining
     // every M) cannot miss a thread created concurrently: it also waits for
     // mcreating to drop to zero.
-    std::lock_guard<mutex> l(rt->lock);
+    std::lock_guard<futex_lock> l(rt->lock);
     if (rt->done) return;
     if (rt->mcount >= max_threads)
       fatalf("newm", "program exceeds the %d-thread limit (too many fibers inside goro::blocking "
              "or running without yielding at once)", max_threads);
-    rt->allm.push_back(std::make_unique<M>());
-    m = rt->allm.back().get();
-    m->id = static_cast<std::int64_t>(rt->allm.size()) - 1;
-    m->rt = rt;
-    m->rng = reinterpret_cast<std::uintptr_t>(m) * 0x9E3779B97F4A7C15ULL;
+    // Without a P: a spare (spare.hpp), counted in spares_coming until it
+    // reaches the idle list.
+    m = allocm(rt, p == nullptr ? mstatus::spare : spinning ? mstatus::spinning : mstatus::running);
     m->nextp = p;
-    m->spinning = spinning;
-    // A spare (sysmon.cpp): counted in spares_coming until it reaches the
-    // idle list.
-    m->coming_spare = p == nullptr;
-    rt->mcount++;
     rt->mcreating++;
   }
   // Not under the lock: creating a thread can take long (under TSan the
@@ -148,7 +120,7 @@ void newm(runtime* rt, P* p, bool spinning) {
   } catch (const std::system_error& e) {
     fatalf("newm", "cannot create an OS thread: %s", e.what());
   }
-  std::lock_guard<mutex> l(rt->lock);
+  std::lock_guard<futex_lock> l(rt->lock);
   m->thread = std::move(t);
   rt->mcreating--;
 }
@@ -178,7 +150,7 @@ void run_main(const options& opts, void (*fn)(void*), void* arg, std::source_loc
 
   install_overflow_handler();
   init_membarrier();
-  runtime rtm(procs, opts.stack_size);
+  runtime rtm(procs, opts.stack_size ? opts.stack_size : default_stack_size);
   runtime* rt = &rtm;
   rt->sysmon_tick_ns = sysmon_tick_ns(opts);
   rt->deadlock_throws = opts.throw_on_deadlock;
@@ -186,20 +158,12 @@ void run_main(const options& opts, void (*fn)(void*), void* arg, std::source_loc
   // The calling thread becomes m0.
   M* m0;
   {
-    std::lock_guard<mutex> l(rt->lock);
-    rt->allm.push_back(std::make_unique<M>());
-    m0 = rt->allm.back().get();
-    rt->mcount = 1;
+    std::lock_guard<futex_lock> l(rt->lock);
+    m0 = allocm(rt, mstatus::running);
   }
-  m0->rt = rt;
-  m0->rng = reinterpret_cast<std::uintptr_t>(m0) * 0x9E3779B97F4A7C15ULL;
-  set_current_m(m0);
-  init_thread_context(m0->g0);
-  m0->slots = thread_slots::current();
-  m0->has_cpu_clock = pthread_getcpuclockid(pthread_self(), &m0->cpu_clock) == 0;
-  install_altstack(m0);
+  minit(m0);
   {
-    std::lock_guard<mutex> l(rt->lock);
+    std::lock_guard<futex_lock> l(rt->lock);
     acquirep(m0, pidleget(rt));
   }
 
@@ -221,7 +185,7 @@ void run_main(const options& opts, void (*fn)(void*), void* arg, std::source_loc
     std::thread t;
     bool creating;
     {
-      std::lock_guard<mutex> l(rt->lock);
+      std::lock_guard<futex_lock> l(rt->lock);
       for (auto& m : rt->allm)
         if (m->thread.joinable()) {
           t = std::move(m->thread);
@@ -242,15 +206,14 @@ void run_main(const options& opts, void (*fn)(void*), void* arg, std::source_loc
   // keep_alive (a misuse we tolerate by waiting: they must drop it soon).
   for (;;) {
     {
-      std::lock_guard<mutex> l(rt->lock);
+      std::lock_guard<futex_lock> l(rt->lock);
       if (rt->external_refs.load(std::memory_order_relaxed) == 0 &&
           rt->external_inflight.load(std::memory_order_acquire) == 0)
         break;
     }
     std::this_thread::sleep_for(std::chrono::microseconds(50));
   }
-  remove_altstack(m0);
-  set_current_m(nullptr);
+  mexit(m0);
   if (rt->deadlocked) throw deadlock_error(rt->deadlock_report);  // ~runtime keeps the stuck fibers' stacks
 }
 

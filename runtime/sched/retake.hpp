@@ -24,10 +24,12 @@
 // A Dekker pair: with the fences, either the M sees the attempt or sysmon
 // sees in_rt = true; the final CASes decide a race between the M cancelling
 // and sysmon committing. The M's side runs on every runtime call, so it is
-// made cheap with membarrier(2): FENCE_HEAVY is a process-wide barrier
-// (MEMBARRIER_CMD_PRIVATE_EXPEDITED) and FENCE_LIGHT only a compiler
-// barrier. Where membarrier is unavailable, or under ThreadSanitizer
-// (which does not model it), both are seq_cst fences.
+// made cheap with membarrier(2) (os/membarrier.hpp): FENCE_HEAVY is a
+// process-wide barrier and FENCE_LIGHT only a compiler barrier.
+//
+// Once sysmon has taken the P, it moves it to state `taken` (p.hpp) and
+// hands it off (handoffp); runtime::sysmon_taking covers the moments from
+// the attempt until the P is in an M's hands or on the idle list.
 //
 // acquirep starts a new generation (state owned) and releasep one in state
 // "not owned", so an attempt on a P that changed hands fails its CAS.
@@ -38,6 +40,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "os/membarrier.hpp"
 #include "sched/m.hpp"
 #include "sched/p.hpp"
 
@@ -48,19 +51,8 @@ inline constexpr std::uint64_t own_trying = 1;
 inline constexpr std::uint64_t own_taken = 2;
 inline constexpr std::uint64_t own_none = 3;
 
-// Set once per process (before any runtime thread reads it).
-extern bool membarrier_ok;
-void init_membarrier() noexcept;
-void fence_heavy() noexcept;
-
-inline void fence_light() noexcept {
-  if (__builtin_expect(membarrier_ok, 1)) {
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-  } else {
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-  }
-}
-
+// The slow half of enter_runtime: cancel sysmon's attempt, or find the P
+// taken.
 P* enter_runtime_slow(M* m, P* p) noexcept;
 
 // A fiber's code calls into the runtime. Returns the M's P, now safe from

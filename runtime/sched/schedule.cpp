@@ -1,82 +1,41 @@
-// The scheduling loop: what an M does on its g0 stack between fibers.
-// Go's schedule / findRunnable / execute / runqsteal, without GC, timers
-// and the network poller (those hook into find_runnable when they arrive).
+// The scheduling loop: what an M does on its g0 stack between fibers (Go's
+// schedule / findRunnable / runqsteal). find_runnable is where the other
+// sources of work plug in: the P's own queues (fairness.cpp), the global
+// queue, timers (time/timers.cpp), stealing, and, once it exists, the
+// network poller.
 //
 // A fiber that leaves records an m_action saying why (yield, park, exit,
 // ...). The action is carried out *after* the switch, when the fiber's
 // registers are saved: only then may the fiber be published to a queue
 // where another M could resume it (Go's mcall). See handle_action. Usually
 // the fiber switches straight to the next fiber of its P and the action runs
-// on top of that fiber's stack (park.cpp, switch_to_fiber); when picking the
-// next fiber needs more than the P's own queues, it switches to g0, which
-// runs the loop below.
-#include <time.h>
+// on top of that fiber's stack (switch.cpp, switch_to_fiber); when picking
+// the next fiber needs more than the P's own queues, it switches to g0,
+// which runs the loop below.
+#include "sched/schedule.hpp"
 
+#include <algorithm>
 #include <mutex>
 
 #include "debug/fatal.hpp"
+#include "os/clock.hpp"
+#include "sched/fairness.hpp"
+#include "sched/g.hpp"
+#include "sched/idle.hpp"
+#include "sched/m.hpp"
+#include "sched/p.hpp"
+#include "sched/random.hpp"
 #include "sched/retake.hpp"
-#include "sched/sched.hpp"
+#include "sched/runtime.hpp"
+#include "sched/spawn.hpp"
+#include "sched/switch.hpp"
+#include "time/timers.hpp"
 
 namespace goro::rt {
 
 namespace {
 
 constexpr int steal_tries = 4;
-
-// Fibers picked from runnext, from the continuation deque or by hand-off
-// bypass the ring. Go lets them inherit the current 10 ms time slice and
-// preempts when it ends; goro has no preemption yet, so a pair of fibers
-// readying each other through runnext would starve every other fiber on the
-// P forever. Instead, once such a streak has lasted a time slice, the
-// ring's head goes first. The clock (coarse, a vDSO read) is looked at only
-// every 64 picks.
-constexpr std::int64_t time_slice_ns = 10'000'000;
-
-std::int64_t coarse_now_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return std::int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
-// Count one more pick that bypassed the ring; true when the streak has used
-// up its time slice (and then the streak starts over).
-bool slice_expired(P* p) {
-  if ((++p->streak & 63) != 0) return false;
-  const std::int64_t now = coarse_now_ns();
-  if (p->streak_start == 0) {
-    p->streak_start = now;
-    return false;
-  }
-  if (now - p->streak_start < time_slice_ns) return false;
-  p->streak = 0;
-  p->streak_start = 0;
-  return true;
-}
-
-void ring_picked(P* p) {
-  p->streak = 0;
-  p->streak_start = 0;
-}
-
-// Take a batch from the global queue for P: at most len/procs + 1, at most
-// `max` if nonzero, at most half a local queue. Returns one G to run; the
-// rest go to p's local queue. Lock held.
-G* globrunq_get(runtime* rt, P* p, std::int32_t max) {
-  std::int32_t n = rt->runq.size();
-  if (n == 0) return nullptr;
-  n = std::min(n, n / rt->procs + 1);
-  if (max > 0 && n > max) n = max;
-  if (n > std::int32_t(run_queue<G>::capacity / 2)) n = run_queue<G>::capacity / 2;
-  G* g = rt->runq.pop_front();
-  while (--n > 0) {
-    // The local queue has room: we only get here with it empty (or n == 1).
-    p->runq.put(rt->runq.pop_front(), false, [](G**, std::uint32_t) {
-      fatal("globrunq_get", "local run queue overflow while holding the sched lock");
-    });
-  }
-  return g;
-}
 
 // Try to steal from every other P, in random order, steal_tries times; the
 // last round may take a victim's runnext too.
@@ -85,9 +44,9 @@ G* steal_work(M* m) {
   P* p = m->p;
   const std::uint32_t n = static_cast<std::uint32_t>(rt->procs);
   for (int i = 0; i < steal_tries; i++) {
-    const bool steal_next = i == steal_tries - 1;
-    std::uint32_t pos = fastrand(m) % n;
-    const std::uint32_t inc = rt->coprimes[fastrand(m) % rt->coprimes.size()];
+    const bool steal_next = i == steal_tries - 1 || randomize_steal_next(m);
+    std::uint32_t pos = m->rng.next() % n;
+    const std::uint32_t inc = rt->coprimes[m->rng.next() % rt->coprimes.size()];
     for (std::uint32_t k = 0; k < n; k++, pos = (pos + inc) % n) {
       P* victim = rt->allp[pos].get();
       if (victim == p) continue;
@@ -102,112 +61,31 @@ G* steal_work(M* m) {
   return nullptr;
 }
 
-// Find a runnable G for m (which holds a P), or park m until there is one.
-// Returns an empty result when the runtime is done.
 // Run the due timers of every P (ours first). True if any fired.
 bool run_all_timers(M* m) {
   runtime* rt = m->rt;
   if (next_timer(rt) == 0) return false;  // no clock read without timers
-  const std::int64_t now = detail::now_ns();
-  bool fired = run_timers(rt, m->p, now);
+  const std::int64_t now = now_ns();
+  bool fired = run_timers(m->p, now);
   for (auto& p : rt->allp)
-    if (p.get() != m->p) fired = run_timers(rt, p.get(), now) || fired;
+    if (p.get() != m->p) fired = run_timers(p.get(), now) || fired;
   return fired;
 }
 
-}  // namespace
-
-bool timers_due(P* p) {
-  const std::int64_t e = p->timers.earliest.load(std::memory_order_relaxed);
-  return e != 0 && e <= detail::now_ns();
-}
-
-namespace {
-
-// The next of the turns owed since a streak expired (see local_pick), or
-// none once they are all taken (turns_owed is then false).
-found owed_turn(runtime* rt, P* p) {
-  G* g = nullptr;
-  if (p->ring_turns > 0) {
-    p->ring_turns--;
-    g = p->runq.get_ring();
-    if (g == nullptr) p->ring_turns = 0;  // thieves took the rest
-  }
-  if (g == nullptr && p->global_turns > 0) {
-    // One at a time, straight from the global queue: a batch would land
-    // behind the ring's Gs, which have had their turn.
-    p->global_turns--;
-    if (rt->runq.size() > 0) {
-      std::lock_guard<mutex> l(rt->lock);
-      g = globrunq_get(rt, p, 1);
-    }
-    if (g == nullptr) p->global_turns = 0;  // other Ps took the rest
-  }
-  if (g == nullptr) {
-    p->turns_owed = false;  // the last turn: the oldest continuation's
-    g = p->conts.steal();
-  }
-  if (g != nullptr) ring_picked(p);
-  return {g, false};
-}
-
-}  // namespace
-
-found local_pick(runtime* rt, P* p) {
-  // Fairness: now and then look at the global queue first, so that two Gs
-  // handing work back and forth on a local queue cannot starve it.
-  if (p->schedtick % 61 == 0 && rt->runq.size() > 0) {
-    std::lock_guard<mutex> l(rt->lock);
-    if (G* g = globrunq_get(rt, p, 1)) return {g, false};
-  }
-  // runnext (inherits the time slice), then the most recent continuation
-  // (depth first through a fork-join tree), then the ring; but see
-  // time_slice_ns.
-  if (p->streak_expired) {
-    // The streak is over. Like Go's preempted goroutine, which goes to the
-    // tail of the global queue, it now waits while every G queued at this
-    // moment runs once: first those on our ring, then those on the global
-    // queue (where our ring overflows to; the 1-in-61 check alone drains
-    // it far too slowly behind a streak), then the oldest continuation (a
-    // spawner that handed its P to its child). One turn per slice for the
-    // ring's head alone let a spawning loop starve its own timer wake-ups.
-    p->streak_expired = false;
-    p->ring_turns = p->runq.ring_size();
-    p->global_turns = static_cast<std::uint32_t>(rt->runq.size());
-    p->turns_owed = true;
-  }
-  if (__builtin_expect(p->turns_owed, 0)) {
-    if (found f = owed_turn(rt, p); f.g) return f;
-  }
-  if (G* g = p->runq.take_next()) {
-    p->streak_expired = slice_expired(p);
-    return {g, true};
-  }
-  if (G* g = p->conts.pop()) {
-    p->streak_expired = slice_expired(p);
-    return {g, false};
-  }
-  if (G* g = p->runq.get_ring()) {
-    ring_picked(p);
-    return {g, false};
-  }
-  return {};
-}
-
-namespace {
-
+// Find a runnable G for m (which holds a P), or park m until there is one.
+// Returns an empty result when the runtime is done.
 found find_runnable(M* m) {
   runtime* rt = m->rt;
 top:
   P* p = m->p;
   // Our own due timers (they ready fibers onto our queue).
   if (const std::int64_t e = p->timers.earliest.load(std::memory_order_relaxed); e != 0) {
-    const std::int64_t now = detail::now_ns();
-    if (e <= now) run_timers(rt, p, now);
+    const std::int64_t now = now_ns();
+    if (e <= now) run_timers(p, now);
   }
   if (found f = local_pick(rt, p); f.g) return f;
   if (rt->runq.size() > 0) {
-    std::lock_guard<mutex> l(rt->lock);
+    std::lock_guard<futex_lock> l(rt->lock);
     if (G* g = globrunq_get(rt, p, 0)) return {g, false};
   }
   // Due timers of other Ps (their owners may be busy or idle).
@@ -216,32 +94,32 @@ top:
   // Steal. Limit the number of spinning Ms to half the busy Ps: with more,
   // they burn CPU for nothing when parallelism is low.
   const std::int32_t busy = rt->procs - rt->npidle.load(std::memory_order_seq_cst);
-  if (m->spinning || 2 * rt->nmspinning.load(std::memory_order_seq_cst) < busy) {
-    if (!m->spinning) {
-      m->spinning = true;
-      rt->nmspinning.fetch_add(1, std::memory_order_seq_cst);  // see idle.cpp "spinning"
+  if (m->spinning() || 2 * rt->nmspinning.load(std::memory_order_seq_cst) < busy) {
+    if (!m->spinning()) {
+      casmstatus(m, mstatus::running, mstatus::spinning, "find_runnable");
+      rt->nmspinning.fetch_add(1, std::memory_order_seq_cst);  // see idle.hpp, "spinning"
     }
     if (G* g = steal_work(m)) return {g, false};
   }
 
   // Nothing found: give up the P.
   {
-    std::unique_lock<mutex> l(rt->lock);
+    std::unique_lock<futex_lock> l(rt->lock);
     if (rt->runq.size() > 0) {
       G* g = globrunq_get(rt, p, 0);
       return {g, false};
     }
-    pidleput(rt, releasep(m));
+    pidleput(rt, releasep(m), pstatus::running);
   }
 
-  // "Delicate dance" (idle.cpp): having dropped spinning, look once more at
+  // "Delicate dance" (idle.hpp): having dropped spinning, look once more at
   // every P. A submitter that saw nmspinning > 0 did not wake anyone and is
   // relying on us.
-  if (m->spinning) {
-    m->spinning = false;
+  if (m->spinning()) {
+    casmstatus(m, mstatus::spinning, mstatus::running, "find_runnable");
     if (rt->nmspinning.fetch_sub(1, std::memory_order_seq_cst) <= 0)
       fatal("find_runnable", "negative nmspinning");
-    // (d) in idle.cpp's essay: the queue reads below must not move above
+    // (d) in idle.hpp's essay: the queue reads below must not move above
     // the decrement (StoreLoad); pairs with the fence in wakep.
     std::atomic_thread_fence(std::memory_order_seq_cst);
     // The global queue too: a thread outside the runtime (or a fiber
@@ -252,12 +130,12 @@ top:
       if (global || pp->has_work()) {
         P* np;
         {
-          std::lock_guard<mutex> l(rt->lock);
+          std::lock_guard<futex_lock> l(rt->lock);
           np = pidleget(rt);
         }
         if (np) {
           acquirep(m, np);
-          m->spinning = true;
+          casmstatus(m, mstatus::running, mstatus::spinning, "find_runnable");
           rt->nmspinning.fetch_add(1, std::memory_order_seq_cst);
           goto top;
         }
@@ -271,6 +149,39 @@ top:
 }
 
 }  // namespace
+
+bool timers_due(P* p) {
+  const std::int64_t e = p->timers.earliest.load(std::memory_order_relaxed);
+  return e != 0 && e <= now_ns();
+}
+
+G* globrunq_get(runtime* rt, P* p, std::int32_t max) {
+  std::int32_t n = rt->runq.size();
+  if (n == 0) return nullptr;
+  n = std::min(n, n / rt->procs + 1);
+  if (max > 0 && n > max) n = max;
+  if (n > std::int32_t(runq_capacity / 2)) n = runq_capacity / 2;
+  G* g = rt->runq.pop_front();
+  while (--n > 0) {
+    // The local queue has room: we only get here with it empty (or n == 1).
+    p->runq.put(rt->runq.pop_front(), false, [](G**, std::uint32_t) {
+      fatal("globrunq_get", "local run queue overflow while holding the sched lock");
+    });
+  }
+  return g;
+}
+
+void globrunq_put(runtime* rt, G* g) { rt->runq.push_back(g); }
+
+void runq_put(P* p, G* g, bool next) {
+  if (next && randomize_runnext_off(p)) next = false;
+  p->runq.put(g, next, [p](G** batch, std::uint32_t n) {
+    runtime* rt = p->m->rt;
+    for (std::uint32_t i = 0; i + 1 < n; i++) batch[i]->schedlink = batch[i + 1];
+    std::lock_guard<futex_lock> l(rt->lock);
+    rt->runq.push_back_batch(batch[0], batch[n - 1], static_cast<std::int32_t>(n));
+  });
+}
 
 // Carry out what the fiber g asked for when it switched out. g's context
 // is saved; from here on it may be handed to another M.
@@ -290,7 +201,7 @@ void handle_action(M* m, G* g) {
         runq_put(m->p, g, false);
       } else {
         {
-          std::lock_guard<mutex> l(rt->lock);
+          std::lock_guard<futex_lock> l(rt->lock);
           globrunq_put(rt, g);
         }
         wakep(rt);
@@ -298,12 +209,12 @@ void handle_action(M* m, G* g) {
       return;
     case m_action::park: {
       casgstatus(g, gstatus::running, gstatus::waiting, "park");
-      g->waitsince = rt->coarse_now_ns.load(std::memory_order_relaxed);
+      g->waitsince = rt->sysmon_clock_ns.load(std::memory_order_relaxed);
       void (*unlock)(void*) = g->park_unlock;
       void* arg = g->park_arg;
       g->park_unlock = nullptr;
       g->park_arg = nullptr;
-      // After this, g belongs to its wait queue: do not touch it again.
+      // After this, g belongs to its wait list: do not touch it again.
       if (unlock) unlock(arg);
       return;
     }
@@ -319,11 +230,11 @@ void handle_action(M* m, G* g) {
     case m_action::blocking_exit:
     case m_action::rejoin: {
       // g returned from goro::blocking (or found that sysmon took its P,
-      // park.cpp rejoin) and found no idle P. It waits on the global queue;
-      // this M, with no P, goes idle.
+      // syscall.cpp rejoin) and found no idle P. It waits on the global
+      // queue; this M, with no P, goes idle.
       casgstatus(g, a == m_action::rejoin ? gstatus::running : gstatus::syscall, gstatus::runnable, "exit_blocking");
       g->m = nullptr;
-      std::lock_guard<mutex> l(rt->lock);
+      std::lock_guard<futex_lock> l(rt->lock);
       if (P* p = pidleget(rt)) {
         acquirep(m, p);
         m->p->runq.put(g, true, [](G**, std::uint32_t) { fatal("exit_blocking", "runnext put overflowed"); });
@@ -348,7 +259,7 @@ void handle_action(M* m, G* g) {
 
 void start_running(M* m, G* g, bool inherit_time) {
   P* p = m->p;
-  if (!inherit_time) p->schedtick++;
+  if (!inherit_time) p->fair.schedtick++;
   // Owner-only counter: a plain increment, atomic only for sysmon's reads.
   p->switchtick.store(p->switchtick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   casgstatus(g, gstatus::runnable, gstatus::running, "execute");
@@ -357,36 +268,6 @@ void start_running(M* m, G* g, bool inherit_time) {
   // A new slice: no preemption request. (relaxed: a hint.)
   if (p->preempt.load(std::memory_order_relaxed)) p->preempt.store(false, std::memory_order_relaxed);
 }
-
-namespace {
-
-// Run g on m until a fiber switches back to g0, and carry out what that
-// fiber asked for.
-void execute(M* m, G* g, bool inherit_time) {
-  start_running(m, g, inherit_time);
-  // From here until g calls into the runtime again, sysmon may take p.
-  leave_runtime(m);
-  transfer_t t = switch_context(g->ctx, m);  // g0 has no thread state to carry
-  // Only the fiber running on this M can switch to this M's g0; that is
-  // g, or a fiber g (or its successors) switched to directly.
-  G* cur = m->curg;
-  cur->ctx.fctx = t.fctx;
-  m->curg = nullptr;
-  handle_action(m, cur);
-}
-
-}  // namespace
-
-void runq_put(P* p, G* g, bool next) {
-  p->runq.put(g, next, [p](G** batch, std::uint32_t n) {
-    runtime* rt = p->m->rt;
-    for (std::uint32_t i = 0; i + 1 < n; i++) batch[i]->schedlink = batch[i + 1];
-    std::lock_guard<mutex> l(rt->lock);
-    rt->runq.push_back_batch(batch[0], batch[n - 1], static_cast<std::int32_t>(n));
-  });
-}
-
-void globrunq_put(runtime* rt, G* g) { rt->runq.push_back(g); }
 
 void schedule(M* m) {
   for (;;) {
@@ -397,7 +278,7 @@ void schedule(M* m) {
     if (!f.g) return;
     // This M found work: if it was spinning, stop, and wake another spinner
     // in case there is more (Go's resetspinning).
-    if (m->spinning) reset_spinning(m);
+    if (m->spinning()) reset_spinning(m);
     execute(m, f.g, f.inherit_time);
   }
 }

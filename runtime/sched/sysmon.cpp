@@ -1,112 +1,35 @@
-// sysmon: one thread per runtime, without a P, that watches the Ps (Go's
-// sysmon / retake).
-//
-// Each round it looks at every P that is owned and running something:
-//  - inside goro::blocking for at least one tick (20 us by default): take
-//    the P and hand it to another M, unless nothing waits for it (no local
-//    work, and spinning or idle Ps exist to pick up new work) and the call
-//    has lasted less than 10 ms;
-//  - running the same fiber for 10 ms (Go's preemption period) while other
-//    fibers wait for that P: take the P the same way. The fiber keeps its
-//    thread and runs on; at its next runtime call it finds the P gone and
-//    its thread leaves the fiber to the queues (retake.hpp);
-//  - queued work on a P whose owner has not switched fibers for a tick,
-//    while Ps are idle and nobody spins: wake a spinning M to steal it (a
-//    lone runnext fiber does not wake anyone when it is readied; see ready()).
-// It sleeps one tick between rounds, doubling up to 10 ms after 50 rounds
-// with nothing to do (at most 1 ms while fibers wait behind a running one),
-// and sleeps without a timeout while every P is idle
-// (woken when a P leaves the idle list), so an idle runtime costs nothing.
-#include <linux/membarrier.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
+// sysmon's loop and retake (the design is in sysmon.hpp).
+#include "sched/sysmon.hpp"
 
 #include <algorithm>
 #include <cerrno>
 #include <mutex>
 #include <vector>
 
+#include "debug/checkdead.hpp"
 #include "debug/fatal.hpp"
-#include "goro/detail/config.hpp"
-#include "sched/futex.hpp"
+#include "os/clock.hpp"
+#include "os/futex.hpp"
+#include "sched/fairness.hpp"
+#include "sched/idle.hpp"
 #include "sched/retake.hpp"
-#include "sched/sched.hpp"
+#include "sched/runtime.hpp"
+#include "sched/spare.hpp"
+#include "time/timers.hpp"
 
 namespace goro::rt {
 
-bool membarrier_ok = false;
-
-void init_membarrier() noexcept {
-  static std::once_flag once;
-  std::call_once(once, [] {
-#if GORO_TSAN
-    membarrier_ok = false;  // TSan does not model it: use real fences
-#else
-    membarrier_ok = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
-#endif
-  });
-}
-
-void fence_heavy() noexcept {
-  if (membarrier_ok) {
-    // A full barrier on every thread of the process that is running now.
-    if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0) return;
-    fatal("fence_heavy", "membarrier failed after registration");
-  }
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-}
-
-P* enter_runtime_slow(M* m, P* p) noexcept {
-  const std::uint64_t mine = m->p_gen << 2;
-  std::uint64_t o = p->own.load(std::memory_order_acquire);
-  for (;;) {
-    if (o == mine) return p;
-    if (o == (mine | own_trying)) {
-      // sysmon is deciding: cancel its attempt. acq_rel: a lost race leaves
-      // o = taken, with sysmon's writes visible.
-      if (p->own.compare_exchange_strong(o, mine, std::memory_order_acq_rel, std::memory_order_acquire)) return p;
-      continue;
-    }
-    // Taken (or moved on to another generation): not ours any more.
-    m->p = nullptr;
-    return nullptr;
-  }
-}
-
-bool try_take_p(P* p, M* m, std::uint64_t own) noexcept {
-  if (m == nullptr) return false;
-  std::uint64_t o = own;
-  // seq_cst: the store half of sysmon's side of the Dekker pair.
-  if (!p->own.compare_exchange_strong(o, own | own_trying, std::memory_order_seq_cst)) return false;
-  fence_heavy();
-  // acquire: pairs with leave_runtime's release store.
-  if (m->in_rt.load(std::memory_order_acquire)) {
-    o = own | own_trying;
-    p->own.compare_exchange_strong(o, own, std::memory_order_relaxed);  // fails if the M cancelled first
-    return false;
-  }
-  o = own | own_trying;
-  return p->own.compare_exchange_strong(o, own | own_taken, std::memory_order_acq_rel);
-}
-
 namespace {
 
-constexpr std::int64_t preempt_ns = 10'000'000;  // Go's forcePreemptNS
+constexpr std::int64_t preempt_ns = time_slice_ns;
 constexpr std::int64_t max_sleep_ns = 10'000'000;
 constexpr std::int64_t waiting_sleep_ns = 1'000'000;
-
-std::int64_t now_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return std::int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 // Sleep up to ns (forever if < 0) or until woken.
 void sysmon_sleep(runtime* rt, std::int64_t ns) {
   // acquire: pairs with the release in the wakers' store.
   if (rt->sysmon_wakeup.exchange(0, std::memory_order_acquire) != 0) return;
-  timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+  const timespec ts = to_timespec(ns < 0 ? 0 : ns);
   const int err = futex_wait(&rt->sysmon_wakeup, 0, ns < 0 ? nullptr : &ts);
   if (err != 0 && err != EAGAIN && err != EINTR && err != ETIMEDOUT) fatal("sysmon", "futex wait failed");
   // A wake-up that arrived meanwhile stays set: the next sleep returns at
@@ -133,7 +56,7 @@ struct watch {
 std::int64_t thread_cpu_ns(M* m) {
   timespec ts;
   if (m == nullptr || !m->has_cpu_clock || clock_gettime(m->cpu_clock, &ts) != 0) return -1;
-  return std::int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+  return to_ns(ts);
 }
 
 // Has m's thread been running (rather than descheduled by the OS) since
@@ -155,47 +78,6 @@ bool owner_is_running(watch& pw, M* m, std::int64_t now) {
   pw.cpu0 = cpu;  // mostly descheduled: start a new window
   pw.cpu_at = now;
   return false;
-}
-
-// Idle Ms kept ready for hand-offs. Two, so that the second of two fibers
-// that do not yield, back to back, does not wait for a thread to be
-// created. Measured with the hog test under TSan (10 runs each): largest
-// gap 37-56 ms with one spare, 23-36 ms with two. The second thread costs
-// each run() about 130 us more to start (430-540 -> 570-675 us).
-constexpr int spare_ms = 2;
-
-// Ask the spare-M thread for idle Ms until spare_ms are idle or coming.
-// Never blocks on thread creation: under TSan that takes 15-25 ms while the
-// cores are busy, and sysmon would stop watching the Ps meanwhile.
-void ensure_spare_m(runtime* rt) {
-  int n;
-  {
-    std::lock_guard<mutex> l(rt->lock);
-    if (rt->done) return;
-    n = spare_ms - rt->nmidle - rt->spares_coming;
-    if (n <= 0) return;
-    // Counted from now on, so that retake waits for these rather than
-    // create a thread itself (handoffp); each one uncounts itself when it
-    // first reaches the idle list (stopm).
-    rt->spares_coming += n;
-  }
-  {
-    std::lock_guard<std::mutex> l(rt->spare.mu);
-    rt->spare.want += n;
-  }
-  rt->spare.cv.notify_one();
-}
-
-void spare_m_main(runtime* rt) {
-  std::unique_lock<std::mutex> l(rt->spare.mu);
-  for (;;) {
-    rt->spare.cv.wait(l, [rt] { return rt->spare.want > 0 || rt->spare.stop; });
-    if (rt->spare.stop) return;
-    rt->spare.want--;
-    l.unlock();
-    newm(rt, nullptr, false);  // starts without a P and goes idle (nothing once done)
-    l.lock();
-  }
 }
 
 struct look {
@@ -237,7 +119,8 @@ look retake(runtime* rt, std::vector<watch>& w, std::int64_t now) {
     const std::int32_t spinning = rt->nmspinning.load(std::memory_order_seq_cst);
     const bool wanted = local_work || (rt->runq.size() > 0 && idle == 0);
     r.waiting = r.waiting || wanted;
-    if (p->in_syscall.load(std::memory_order_relaxed)) {
+    const pstatus ps = p->status.load(std::memory_order_relaxed);
+    if (ps == pstatus::syscall) {
       const std::int64_t in_call = now - pw.ssince;
       // The fiber has used up its time slice while others wait: take the P
       // now, while it is inside a call.
@@ -284,7 +167,7 @@ look retake(runtime* rt, std::vector<watch>& w, std::int64_t now) {
     // the idle list, its old M may go idle (its fiber queued for want of a
     // P): the deadlock check must wait for us (checkdead), and we run it.
     {
-      std::lock_guard<mutex> l(rt->lock);
+      std::lock_guard<futex_lock> l(rt->lock);
       // No idle M to hand the P to, and a spare is on its way: wait for it
       // rather than create another here (handoffp would, and sysmon would
       // stop watching meanwhile).
@@ -293,8 +176,9 @@ look retake(runtime* rt, std::vector<watch>& w, std::int64_t now) {
     }
     const bool took = try_take_p(p, p->owner.load(std::memory_order_relaxed), own);
     if (took) {
-      // The P is ours: its old M finds out at its next runtime call.
-      p->in_syscall.store(false, std::memory_order_relaxed);
+      // The P is ours: its old M finds out at its next runtime call. Its
+      // state is stable now (only an owner inside the runtime changes it).
+      caspstatus(p, p->status.load(std::memory_order_relaxed), pstatus::taken, "retake");
       p->owner.store(nullptr, std::memory_order_relaxed);
       p->m = nullptr;
       pw.valid = false;
@@ -306,7 +190,7 @@ look retake(runtime* rt, std::vector<watch>& w, std::int64_t now) {
       ensure_spare_m(rt);
     }
     {
-      std::lock_guard<mutex> l(rt->lock);
+      std::lock_guard<futex_lock> l(rt->lock);
       rt->sysmon_taking = false;
       if (!rt->done) checkdead(rt);
     }
@@ -328,7 +212,7 @@ void sysmon_main(runtime* rt) {
           !rt->sysmon_stop.load(std::memory_order_acquire))
         sysmon_sleep(rt, -1);
       rt->sysmon_sleeping.store(false, std::memory_order_relaxed);
-      rt->coarse_now_ns.store(now_ns(), std::memory_order_relaxed);
+      rt->sysmon_clock_ns.store(now_ns(), std::memory_order_relaxed);
       delay = sleep = rt->sysmon_tick_ns;
       idle_rounds = 0;
       for (auto& x : w) x.valid = false;
@@ -336,7 +220,7 @@ void sysmon_main(runtime* rt) {
     }
     sysmon_sleep(rt, sleep);
     const std::int64_t now = now_ns();
-    rt->coarse_now_ns.store(now, std::memory_order_relaxed);
+    rt->sysmon_clock_ns.store(now, std::memory_order_relaxed);
     const look r = retake(rt, w, now);
     if (r.acted) {
       idle_rounds = 0;
@@ -367,20 +251,10 @@ void sysmon_wake_if_sleeping(runtime* rt) {
 
 void sysmon_start(runtime* rt) {
   if (rt->sysmon_tick_ns <= 0) return;  // disabled
-  rt->coarse_now_ns.store(now_ns(), std::memory_order_relaxed);
-  // Idle Ms ready for the first hand-offs of a P (a fiber that does not
-  // yield, a long blocking call), so that they need not wait for a thread
-  // to be created while the P's other fibers wait. Created here, while the
-  // cores are still quiet: under TSan, creating one once fibers keep both
-  // cores busy took 15-25 ms, and starved sysmon of CPU meanwhile. Before
-  // sysmon starts, so that it finds them counted and asks for no more.
-  {
-    std::lock_guard<mutex> l(rt->lock);
-    rt->spares_coming += spare_ms;
-  }
-  for (int i = 0; i < spare_ms; i++) newm(rt, nullptr, false);
+  rt->sysmon_clock_ns.store(now_ns(), std::memory_order_relaxed);
+  // Before sysmon starts, so that it finds them counted and asks for no more.
+  spares_start(rt);
   rt->sysmon = std::thread(sysmon_main, rt);
-  rt->spare.thread = std::thread(spare_m_main, rt);
 }
 
 void sysmon_stop(runtime* rt) {
@@ -388,12 +262,7 @@ void sysmon_stop(runtime* rt) {
   rt->sysmon_stop.store(true, std::memory_order_release);
   sysmon_wake(rt);
   rt->sysmon.join();
-  {
-    std::lock_guard<std::mutex> l(rt->spare.mu);
-    rt->spare.stop = true;
-  }
-  rt->spare.cv.notify_one();
-  rt->spare.thread.join();
+  spares_stop(rt);
 }
 
 }  // namespace goro::rt

@@ -1,4 +1,4 @@
-// goro::mutex and goro::shared_mutex: the slow paths.
+// goro::mutex: the slow paths.
 //
 // mutex follows the design of Go's sync.Mutex (state word: locked, woken,
 // starving, waiter count; a runtime semaphore to park on):
@@ -15,7 +15,9 @@
 #include "debug/fatal.hpp"
 #include "goro/sync.hpp"
 #include "goro/time.hpp"
-#include "sched/sched.hpp"
+#include "sched/caller.hpp"
+#include "sched/p.hpp"
+#include "sched/runtime.hpp"
 
 namespace goro {
 
@@ -27,8 +29,8 @@ constexpr auto starvation_threshold = std::chrono::milliseconds(1);
 // only while this P has nothing else to run (Go's sync_runtime_canSpin).
 bool can_spin(int iter) noexcept {
   if (iter >= 4) return false;
-  rt::M* m = rt::current_m();
-  return m != nullptr && m->p != nullptr && m->rt->procs > 1 && !m->p->has_work();
+  const rt::caller c = rt::classify();
+  return c.m != nullptr && c.m->p != nullptr && c.m->rt->procs > 1 && !c.m->p->has_work();
 }
 
 void spin() noexcept {
@@ -125,62 +127,6 @@ bool mutex::try_lock_until_ns(std::int64_t deadline) {
     detail::sleep_until_ns(std::min(now + backoff, deadline));
     backoff = std::min<std::int64_t>(backoff * 2, 1'000'000);
   }
-}
-
-// ---- shared_mutex (Go's sync.RWMutex) ----------------------------------------
-//
-// readers_ counts active readers; a writer subtracts max_readers, making it
-// negative, so arriving readers see a writer and wait on reader_sem_. The
-// writer then waits for the readers already inside: it adds their number
-// to departing_, and the last of them to leave wakes it.
-
-void shared_mutex::lock_shared() {
-  // acquire: see the writes of the last writer.
-  if (readers_.fetch_add(1, std::memory_order_acquire) < 0)
-    reader_sem_.acquire(detail::wait_reason::rwmutex_read);  // a writer holds or waits
-}
-
-bool shared_mutex::try_lock_shared() noexcept {
-  std::int32_t c = readers_.load(std::memory_order_relaxed);
-  while (c >= 0)
-    if (readers_.compare_exchange_weak(c, c + 1, std::memory_order_acquire, std::memory_order_relaxed)) return true;
-  return false;
-}
-
-void shared_mutex::unlock_shared() {
-  // release: our reads happen before a writer's writes.
-  const std::int32_t r = readers_.fetch_sub(1, std::memory_order_release) - 1;
-  if (r >= 0) return;
-  if (r + 1 == 0 || r + 1 == -max_readers)
-    rt::fatal("goro::shared_mutex::unlock_shared", "unlock of unlocked shared_mutex");
-  // A writer waits for the readers that were inside; the last one wakes it.
-  if (departing_.fetch_sub(1, std::memory_order_acq_rel) - 1 == 0) writer_sem_.release();
-}
-
-void shared_mutex::lock() {
-  writer_.lock();  // one writer at a time
-  // acq_rel: acquire the departed readers' releases; announce the writer.
-  const std::int32_t r = readers_.fetch_sub(max_readers, std::memory_order_acq_rel);
-  if (r != 0 && departing_.fetch_add(r, std::memory_order_acq_rel) + r != 0)
-    writer_sem_.acquire(detail::wait_reason::rwmutex_write);
-}
-
-bool shared_mutex::try_lock() {
-  if (!writer_.try_lock()) return false;
-  std::int32_t none = 0;
-  if (!readers_.compare_exchange_strong(none, -max_readers, std::memory_order_acquire, std::memory_order_relaxed)) {
-    writer_.unlock();
-    return false;
-  }
-  return true;
-}
-
-void shared_mutex::unlock() {
-  // release: our writes happen before the readers we let in.
-  const std::int32_t r = readers_.fetch_add(max_readers, std::memory_order_release) + max_readers;
-  if (r >= max_readers) rt::fatal("goro::shared_mutex::unlock", "unlock of unlocked shared_mutex");
-  reader_sem_.release(static_cast<std::uint64_t>(r));  // readers that arrived meanwhile
-  writer_.unlock();
 }
 
 }  // namespace goro

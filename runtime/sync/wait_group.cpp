@@ -21,21 +21,21 @@
 // release a later waiter early) and add() is done with the object.
 #include "goro/sync.hpp"
 
-#include <string>
 #include <thread>
 
+#include "debug/fatal.hpp"
 #include "goro/this_fiber.hpp"
 
 namespace goro {
 
 wait_group::~wait_group() {
-  if (!waiters_.empty()) detail::fatal("goro::wait_group::~wait_group", "destroyed while fibers wait on it");
+  if (!waiters_.empty()) rt::fatal("goro::wait_group::~wait_group", "destroyed while fibers wait on it");
 }
 
 void wait_group::unlock_fn(void* l) { static_cast<detail::spinlock*>(l)->unlock(); }
 
 void wait_group::add(std::int64_t delta) {
-  if (delta > INT32_MAX || delta < INT32_MIN) detail::fatal("goro::wait_group::add", "delta out of range");
+  if (delta > INT32_MAX || delta < INT32_MIN) rt::fatal("goro::wait_group::add", "delta out of range");
   const std::uint64_t d = static_cast<std::uint64_t>(delta) << 32;
   // acq_rel: release publishes this fiber's work to the waiter that sees the
   // counter reach zero; acquire makes every earlier done() visible to the
@@ -43,7 +43,7 @@ void wait_group::add(std::int64_t delta) {
   const std::uint64_t s = state_.fetch_add(d, std::memory_order_acq_rel) + d;
   const auto v = static_cast<std::int32_t>(s >> 32);
   const auto w = static_cast<std::uint32_t>(s & waiter_mask);
-  if (v < 0) detail::fatal("goro::wait_group::add", "negative counter");
+  if (v < 0) rt::fatal("goro::wait_group::add", "negative counter");
   if (v > 0 || w == 0) return;
   // Counter is zero and w fibers registered: reset (next generation) and
   // release them all. relaxed: registered waiters only read state_ again
@@ -52,17 +52,17 @@ void wait_group::add(std::int64_t delta) {
   detail::wait_list wake;
   lock_.lock();
   std::uint32_t listed = 0;
-  while (detail::wait_node* x = waiters_.head) {
+  while (detail::waiter* x = waiters_.head) {
     waiters_.remove(x);
     listed++;
     // A timed waiter whose timeout won is counted but not woken.
-    if (!x->timed || detail::parker_claim(x->p)) wake.push_back(x);
+    if (!x->must_claim || detail::parker_claim(*x->who)) wake.push_back(x);
   }
   tokens_ += w - listed;
   lock_.unlock();
-  while (detail::wait_node* x = wake.head) {
+  while (detail::waiter* x = wake.head) {
     wake.head = x->next;  // before waking: the waiter's stack may go
-    detail::parker_wake(x->p);
+    detail::parker_wake(*x->who);
   }
 }
 
@@ -71,7 +71,7 @@ bool wait_group::register_waiter(std::uint64_t* gen) noexcept {
   std::uint64_t s = state_.load(std::memory_order_acquire);
   for (;;) {
     if ((s >> 32) == 0) return false;
-    if ((s & waiter_mask) == waiter_mask) detail::fatal("goro::wait_group::wait", "too many waiters");
+    if ((s & waiter_mask) == waiter_mask) rt::fatal("goro::wait_group::wait", "too many waiters");
     if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire)) {
       if (gen) *gen = s & gen_mask;
       return true;
@@ -87,10 +87,12 @@ void wait_group::wait() {
     lock_.unlock();
     return;
   }
-  detail::wait_node me;
-  detail::parker_init(me.p);
+  detail::parker p;
+  detail::parker_init(p);
+  detail::waiter me;
+  me.who = &p;
   waiters_.push_back(&me);
-  detail::parker_block(me.p, detail::wait_reason::wait_group, &unlock_fn, &lock_);
+  detail::parker_block(p, detail::wait_reason::wait_group, &unlock_fn, &lock_);
 }
 
 bool wait_group::wait_until_ns(std::int64_t deadline) {
@@ -102,17 +104,19 @@ bool wait_group::wait_until_ns(std::int64_t deadline) {
     lock_.unlock();
     return true;
   }
-  detail::wait_node me;
-  me.timed = true;
-  detail::parker_init(me.p);
+  detail::parker p;
+  detail::parker_init(p);
+  detail::waiter me;
+  me.who = &p;
+  me.must_claim = true;
   waiters_.push_back(&me);
   if (deadline > detail::now_ns()) {
-    if (detail::parker_block_until(me.p, deadline, detail::wait_reason::wait_group, &unlock_fn, &lock_))
+    if (detail::parker_block_until(p, deadline, detail::wait_reason::wait_group, &unlock_fn, &lock_))
       return true;  // released by the zero-drop
     lock_.lock();
   } else {
     // Never blocked, and we hold lock_, so nobody can claim us: time out.
-    me.p.claimed.store(2, std::memory_order_relaxed);
+    p.claimed.store(detail::claim_state::timed_out, std::memory_order_relaxed);
   }
   // Timed out; lock_ held. Leave only in a state where add() will not
   // touch us (or *this) again.
@@ -138,7 +142,7 @@ bool wait_group::wait_until_ns(std::int64_t deadline) {
     // to take the list (with us in it, not to be woken: our claim is 2)
     // under lock_. Let it.
     lock_.unlock();
-    if (me.p.g != nullptr) {
+    if (p.g != nullptr) {
       this_fiber::yield();
     } else {
       std::this_thread::yield();

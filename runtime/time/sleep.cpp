@@ -1,21 +1,19 @@
-// sleep, after, timer and ticker on top of the timer heaps (timers.cpp).
-#include <time.h>
-
+// sleep, after, timer and ticker on top of the timer heaps (timers.hpp).
 #include <thread>
 
 #include "goro/this_fiber.hpp"
 #include "goro/time.hpp"
-#include "sched/futex.hpp"
-#include "sched/sched.hpp"
+#include "sched/caller.hpp"
+#include "sched/g.hpp"
+#include "sched/park.hpp"
 
 namespace goro {
 
 namespace detail {
 
 void sleep_until_ns(std::int64_t when) {
-  rt::M* m = rt::current_m();
-  rt::G* g = m ? m->curg : nullptr;
-  if (g == nullptr || g->status.load(std::memory_order_relaxed) == rt::gstatus::syscall) {
+  const rt::caller c = rt::classify();
+  if (c.kind != rt::caller_kind::fiber) {
     // A thread, or a fiber inside goro::blocking: sleep the thread.
     for (std::int64_t left; (left = when - now_ns()) > 0;) std::this_thread::sleep_for(std::chrono::nanoseconds(left));
     return;
@@ -28,69 +26,11 @@ void sleep_until_ns(std::int64_t when) {
     fiber* g;
   } s;
   s.when = when;
-  s.g = g;
-  s.fire = [](timer_node* t, std::int64_t) { ready(static_cast<sleeper*>(t)->g); };
+  s.g = c.g;
+  s.fire = [](timer_node* t, std::int64_t) { rt::ready(static_cast<sleeper*>(t)->g); };
   // The timer starts once we have switched out (park's unlock runs after
   // the switch), so it cannot fire into a fiber that is still running.
-  park(wait_reason::sleep, [](void* a) { timer_start(static_cast<sleeper*>(a)); }, &s);
-}
-
-namespace {
-
-struct timed_park : timer_node {
-  parker* p;
-  void (*unlock)(void*);
-  void* arg;
-};
-
-}  // namespace
-
-bool parker_block_until(parker& p, std::int64_t deadline, wait_reason why, void (*unlock)(void*), void* arg) {
-  if (p.g == nullptr) {
-    // A thread: a futex wait with a timeout.
-    unlock(arg);
-    for (;;) {
-      // acquire: pairs with parker_wake's release store.
-      if (p.woken.load(std::memory_order_acquire) != 0) return true;
-      const std::int64_t left = deadline - now_ns();
-      if (left <= 0) break;
-      timespec ts{static_cast<time_t>(left / 1'000'000'000), static_cast<long>(left % 1'000'000'000)};
-      rt::futex_wait(&p.woken, 0, &ts);
-    }
-    std::uint32_t open = 0;
-    if (p.claimed.compare_exchange_strong(open, 2, std::memory_order_acq_rel, std::memory_order_acquire)) return false;
-    // A waker claimed us first: its wake-up is on its way.
-    while (p.woken.load(std::memory_order_acquire) == 0) rt::futex_wait(&p.woken, 0, nullptr);
-    return true;
-  }
-  timed_park tp;
-  tp.when = deadline;
-  tp.p = &p;
-  tp.unlock = unlock;
-  tp.arg = arg;
-  tp.fire = [](timer_node* t, std::int64_t) {
-    auto* x = static_cast<timed_park*>(t);
-    std::uint32_t open = 0;
-    if (x->p->claimed.compare_exchange_strong(open, 2, std::memory_order_acq_rel, std::memory_order_acquire))
-      parker_wake(*x->p);
-  };
-  // Once we have switched out: start the timer *before* releasing
-  // the caller's lock. A waker needs that lock to find us, so the timer is
-  // in its heap before anyone can wake us and run timer_stop below.
-  park(why, [](void* a) {
-    auto* x = static_cast<timed_park*>(a);
-    // Read x first: once the timer is in a heap it may fire at once and
-    // resume the fiber, whose frame (and x with it) then goes away.
-    void (*release)(void*) = x->unlock;
-    void* lock = x->arg;
-    timer_start(x);
-    release(lock);
-  }, &tp);
-  if (p.claimed.load(std::memory_order_acquire) == 2) return false;  // the timer won (and is gone)
-  // A waker won: stop the timer; if it is firing right now, timer_stop
-  // waits for it, and its claim fails.
-  timer_stop(&tp);
-  return true;
+  rt::park(wait_reason::sleep, [](void* a) { timer_start(static_cast<sleeper*>(a)); }, &s);
 }
 
 }  // namespace detail

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "context/inspect.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -144,7 +145,7 @@ TEST_P(Context, ConcurrentCancellationOfTrees) {
         });
       wg.wait();
       for (auto& c : ctx) ASSERT_TRUE(is_done(c));
-      EXPECT_EQ(goro::context_children_for_testing(root), 0u);
+      EXPECT_EQ(goro::rt::context_children(root), 0u);
     }
   });
 }
@@ -177,12 +178,12 @@ TEST_P(Context, CancelledChildDetachesFromParent) {
       auto [c, f] = goro::with_cancel(parent);
       f();
     }
-    EXPECT_EQ(goro::context_children_for_testing(parent), 0u);
+    EXPECT_EQ(goro::rt::context_children(parent), 0u);
     {
       auto [c, f] = goro::with_cancel(parent);
-      EXPECT_EQ(goro::context_children_for_testing(parent), 1u);
+      EXPECT_EQ(goro::rt::context_children(parent), 1u);
     }  // dropped without cancel: unlinks itself too
-    EXPECT_EQ(goro::context_children_for_testing(parent), 0u);
+    EXPECT_EQ(goro::rt::context_children(parent), 0u);
     cancel_parent();
   });
 }

@@ -3,7 +3,7 @@
 
 #include <set>
 
-#include "context/stack.hpp"
+#include "fiber/stack.hpp"
 
 namespace {
 

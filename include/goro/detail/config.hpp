@@ -1,4 +1,5 @@
-// Compile-time configuration shared by the public headers and the runtime.
+// Compile-time configuration shared by the public headers and the runtime:
+// which sanitizer is on, and the fiber handle type.
 #pragma once
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -23,3 +24,12 @@
 #ifndef GORO_TSAN
 #define GORO_TSAN 0
 #endif
+
+// The opaque handle the public templates hold for a fiber (the runtime's G,
+// runtime/sched/g.hpp).
+namespace goro::rt {
+struct G;
+}
+namespace goro::detail {
+using fiber = rt::G;
+}

@@ -34,22 +34,18 @@ class spinlock {
 
  private:
   // Test-and-test-and-set with exponential backoff (Anderson 1990): after
-  // each look at a held lock, wait twice as long (up to max_backoff pauses,
-  // ~5 us here) before looking again. Every look pulls the line into this
-  // core's cache and makes the holder's next write miss; on this project's
-  // VM a line takes ~250 ns to move between cores, which capped a channel
-  // shared by fibers on two cores at one hand-over of the line per
-  // operation. With the backoff, the core that holds the line does several
-  // operations in a row: chan_mpmc went from ~12 to ~17-30 M messages/s and
-  // chan_unbuffered_mpmc from ~6.7 to ~9.5 (docs/benchmarks.md). The cost is
-  // up to one backoff period of latency for a contended waiter.
+  // each look at a held lock, wait twice as long (up to max_backoff pauses)
+  // before looking again. Every look pulls the line into this core's cache
+  // and makes the holder's next write miss; with the backoff, the core that
+  // holds the line does several operations in a row instead of handing the
+  // line over once per operation (docs/benchmarks.md has the measurements).
+  // The cost is up to one backoff period of latency for a contended waiter.
   static constexpr unsigned max_backoff = 256;
   // Pauses spent waiting before also yielding the thread to the OS (the
-  // holder's thread may have been descheduled): ~80 us on this project's
-  // AMD EPYC VM (a pause takes ~19 ns), longer where a pause costs more. The
-  // backoff is not reset after a lost race: a waiter that keeps losing looks
-  // less often (unfair, like any backoff lock; critical sections here are a
-  // few dozen instructions).
+  // holder's thread may have been descheduled). The backoff is not reset
+  // after a lost race: a waiter that keeps losing looks less often (unfair,
+  // like any backoff lock; critical sections here are a few dozen
+  // instructions).
   static constexpr unsigned spin_limit = 4096;
 
   void lock_slow() noexcept {

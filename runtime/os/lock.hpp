@@ -1,19 +1,21 @@
 // The runtime's internal lock (Go's runtime mutex, lock_futex.go): guards
-// the sched state, free lists and the list of all Gs. Critical sections are
-// a few dozen instructions, so a contended lock first spins briefly; only
-// then does the waiter sleep on a futex. (std::mutex goes to the kernel at
-// once, and a futex round trip costs microseconds on a virtual machine.)
-// Meets BasicLockable, for std::lock_guard / std::unique_lock.
+// the sched state, free lists, timer heaps and the list of all Gs. Named
+// futex_lock so that it is never confused with goro::mutex, the fiber mutex.
+// Critical sections are a few dozen instructions, so a contended lock first
+// spins briefly; only then does the waiter sleep on a futex (std::mutex goes
+// to the kernel at once, and a futex round trip costs microseconds on a
+// virtual machine). Meets BasicLockable, for std::lock_guard and
+// std::unique_lock.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 
-#include "sched/futex.hpp"
+#include "os/futex.hpp"
 
 namespace goro::rt {
 
-class mutex {
+class futex_lock {
  public:
   void lock() noexcept {
     std::uint32_t c = 0;

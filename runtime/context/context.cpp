@@ -15,6 +15,8 @@
 // destroyed one.
 #include "goro/context.hpp"
 
+#include "context/inspect.hpp"
+
 #include <atomic>
 #include <mutex>
 #include <stdexcept>
@@ -72,6 +74,16 @@ struct ctx_node {
     if (next_sib) next_sib->prev_sib = prev_sib;
     prev_sib = next_sib = nullptr;
     linked = false;
+  }
+
+  // How many cancelable children are linked under ctx's owner.
+  static std::size_t children_of(const context& ctx) noexcept {
+    ctx_node* o = ctx.n_ ? ctx.n_->owner : nullptr;
+    if (o == nullptr) return 0;
+    std::lock_guard<spinlock> l(o->mu);
+    std::size_t k = 0;
+    for (ctx_node* c = o->first_child; c; c = c->next_sib) k++;
+    return k;
   }
 
   // Cancel this node and its descendants. `detach`: also leave the parent's
@@ -226,13 +238,10 @@ after_func_handle after_func(const context& ctx, std::function<void()> fn) {
   return after_func_handle(std::move(s));
 }
 
-std::size_t context_children_for_testing(const context& ctx) noexcept {
-  detail::ctx_node* o = ctx.n_ ? ctx.n_->owner : nullptr;
-  if (o == nullptr) return 0;
-  std::lock_guard<detail::spinlock> l(o->mu);
-  std::size_t k = 0;
-  for (detail::ctx_node* c = o->first_child; c; c = c->next_sib) k++;
-  return k;
-}
-
 }  // namespace goro
+
+namespace goro::rt {
+
+std::size_t context_children(const context& ctx) noexcept { return detail::ctx_node::children_of(ctx); }
+
+}  // namespace goro::rt

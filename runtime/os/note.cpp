@@ -1,23 +1,12 @@
-#include "sched/note.hpp"
-
-#include <time.h>
+#include "os/note.hpp"
 
 #include <cerrno>
 
 #include "debug/fatal.hpp"
-#include "sched/futex.hpp"
+#include "os/clock.hpp"
+#include "os/futex.hpp"
 
 namespace goro::rt {
-
-namespace {
-
-std::int64_t now_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return std::int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
-}  // namespace
 
 void note::sleep() noexcept {
   // acquire: pairs with wakeup's release store.
@@ -32,7 +21,7 @@ bool note::sleep_for(std::int64_t ns) noexcept {
   while (key_.load(std::memory_order_acquire) == 0) {  // pairs with wakeup's release
     std::int64_t left = deadline - now_ns();
     if (left <= 0) return false;
-    timespec ts{static_cast<time_t>(left / 1000000000), static_cast<long>(left % 1000000000)};
+    const timespec ts = to_timespec(left);
     int err = futex_wait(&key_, 0, &ts);
     if (err != 0 && err != EAGAIN && err != EINTR && err != ETIMEDOUT) fatal("note::sleep_for", "futex wait failed");
   }

@@ -1,10 +1,10 @@
-#include "sched/lock.hpp"
+#include "os/lock.hpp"
 
 #include "goro/detail/spinlock.hpp"
 
 namespace goro::rt {
 
-void mutex::lock_slow() noexcept {
+void futex_lock::lock_slow() noexcept {
   // Spin while the holder (running on another CPU, most likely) finishes.
   for (int i = 0; i < 200; i++) {
     detail::cpu_relax();

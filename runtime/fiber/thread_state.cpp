@@ -1,12 +1,8 @@
-#include "context/switch.hpp"
+#include "fiber/thread_state.hpp"
 
 #include <cxxabi.h>
-#include <pthread.h>
 
 #include <cerrno>
-#include <cstring>
-
-#include "debug/fatal.hpp"
 
 namespace goro::rt {
 
@@ -39,40 +35,6 @@ struct eh_globals {
 thread_slots thread_slots::current() noexcept {
   eh_globals* eh = eh_address();
   return {errno_address(), &eh->caught, &eh->uncaught};
-}
-
-void init_thread_context(context& c) {
-  pthread_attr_t attr;
-  if (pthread_getattr_np(pthread_self(), &attr) != 0) fatal("init_thread_context", "pthread_getattr_np failed");
-  void* lo = nullptr;
-  std::size_t size = 0;
-  pthread_attr_getstack(&attr, &lo, &size);
-  pthread_attr_destroy(&attr);
-  c.stack_lo = lo;
-  c.stack_size = size;
-#if GORO_TSAN
-  c.tsan_fiber = __tsan_get_current_fiber();
-#endif
-}
-
-void* create_fiber_annotation() noexcept {
-#if GORO_TSAN
-  return __tsan_create_fiber(0);
-#else
-  return nullptr;
-#endif
-}
-
-void destroy_fiber_annotation([[maybe_unused]] void* f) noexcept {
-#if GORO_TSAN
-  if (f) __tsan_destroy_fiber(f);
-#endif
-}
-
-void unpoison_stack([[maybe_unused]] const void* lo, [[maybe_unused]] std::size_t size) noexcept {
-#if GORO_ASAN
-  ASAN_UNPOISON_MEMORY_REGION(lo, size);
-#endif
 }
 
 }  // namespace goro::rt

@@ -1,4 +1,4 @@
-#include "context/stack.hpp"
+#include "fiber/stack.hpp"
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -49,9 +49,9 @@ constexpr int MADV_POPULATE_WRITE = 23;
 std::atomic<int> populate_mode{0};
 
 // Commit the top page of a new stack, where the G, the callable and the
-// first frames go, with one system call instead of a page fault. On this
-// project's VM a first-touch fault costs 12-20 us and this saves about a
-// quarter of the cost of spawning a fiber on a fresh stack. Best effort.
+// first frames go, with one system call instead of a page fault (cheaper on
+// virtual machines, where first-touch faults are slow: docs/benchmarks.md).
+// Best effort.
 void prefault_top(char* hi) {
   if (populate_mode.load(std::memory_order_relaxed) == 2) return;  // relaxed: a cached kernel fact
   const std::size_t ps = page_size();
@@ -76,15 +76,6 @@ void unmap(char* base, std::size_t len) noexcept {
 }
 
 }  // namespace
-
-namespace resources {
-std::atomic<std::int64_t> fibers{0};
-std::atomic<std::int64_t> stack_mappings{0};
-}  // namespace resources
-
-resource_counts live_resources() noexcept {
-  return {resources::fibers.load(std::memory_order_relaxed), resources::stack_mappings.load(std::memory_order_relaxed)};
-}
 
 std::size_t normalize_stack_size(std::size_t bytes) noexcept {
   const std::size_t ps = page_size();

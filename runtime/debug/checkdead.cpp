@@ -1,0 +1,66 @@
+#include "debug/checkdead.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <string>
+
+#include "debug/fatal.hpp"
+#include "debug/wait_reason.hpp"
+#include "os/clock.hpp"
+#include "sched/idle.hpp"
+#include "sched/runtime.hpp"
+#include "time/timers.hpp"
+
+namespace goro::rt {
+
+void checkdead(runtime* rt) {
+  // Lock held. Ms not idle are running fibers, looking for work, or inside
+  // goro::blocking; any of them may still wake a parked fiber.
+  const std::int32_t running = rt->mcount - rt->nmidle;
+  if (running > 0) return;
+  if (running < 0) fatalf("checkdead", "inconsistent M count: %d Ms, %d idle", rt->mcount, rt->nmidle);
+  // A P on its way from sysmon to an M (the fiber that lost it may have just
+  // queued itself and idled its M): sysmon checks again when it is done.
+  if (rt->sysmon_taking) return;
+  if (rt->live.load(std::memory_order_acquire) == 0) return;  // finishing
+  if (next_timer(rt) != 0) return;  // a pending timer may still wake someone
+  // A thread outside the runtime holding a goro::keep_alive may still wake
+  // a fiber. relaxed: see keep_alive_release, which re-checks under the lock.
+  if (rt->external_refs.load(std::memory_order_relaxed) > 0) return;
+  // Every M is idle, yet fibers are alive: nothing can ever wake them.
+  std::string report = "all fibers are asleep - deadlock!\n";
+  {
+    // Parked fibers recorded sysmon's last reading of the clock, which lags
+    // (never leads) the real one by at most a sysmon sleep: durations err on
+    // the long side.
+    const std::int64_t now = now_ns();
+    std::lock_guard<futex_lock> l(rt->allglock);
+    for (G* g = rt->allg; g; g = g->allnext) {
+      gstatus s = g->status.load(std::memory_order_relaxed);
+      if (s == gstatus::dead) continue;
+      const char* why = s == gstatus::waiting ? to_string(g->waitreason) : to_string(s);
+      char line[1024];
+      char since[64] = "";
+      if (s == gstatus::waiting && g->waitsince > 0)
+        std::snprintf(since, sizeof since, ", %lld ms", static_cast<long long>((now - g->waitsince) / 1'000'000));
+      std::snprintf(line, sizeof line, "\nfiber %llu [%s%s]:\n\tcreated at %s:%u in %s\n",
+                    static_cast<unsigned long long>(g->goid), why, since, g->created_at.file_name(),
+                    static_cast<unsigned>(g->created_at.line()), g->created_at.function_name());
+      report += line;
+    }
+  }
+  if (rt->deadlock_throws) {
+    // run() throws deadlock_error once every M has left (the fibers stay
+    // blocked; see free_all_gs).
+    rt->deadlock_report = std::move(report);
+    rt->deadlocked = true;
+    finish_locked(rt);
+    return;
+  }
+  std::fprintf(stderr, "goro: fatal: %s", report.c_str());
+  std::fflush(stderr);
+  std::abort();
+}
+
+}  // namespace goro::rt

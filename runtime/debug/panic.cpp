@@ -1,0 +1,36 @@
+#include "debug/panic.hpp"
+
+#include <cxxabi.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <typeinfo>
+
+#include "sched/g.hpp"
+
+namespace goro::rt {
+
+void report_uncaught_exception(G* g) noexcept {
+  const char* what = "";
+  char* type = nullptr;
+  int status = 0;
+  if (const std::type_info* t = abi::__cxa_current_exception_type())
+    type = abi::__cxa_demangle(t->name(), nullptr, nullptr, &status);
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    what = e.what();
+  } catch (...) {
+  }
+  std::fprintf(stderr,
+               "goro: fatal: uncaught exception in fiber %llu (created at %s:%u in %s)\n"
+               "  exception of type %s: %s\n",
+               static_cast<unsigned long long>(g->goid), g->created_at.file_name(),
+               static_cast<unsigned>(g->created_at.line()), g->created_at.function_name(),
+               type ? type : "(unknown)", what);
+  std::fflush(stderr);
+  std::abort();
+}
+
+}  // namespace goro::rt

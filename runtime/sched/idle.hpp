@@ -1,0 +1,76 @@
+// Idle Ps, idle Ms and the spinning protocol (Go's wakep / startm / stopm /
+// handoffp and the "worker thread parking/unparking" essay in proc.go).
+//
+// The tension: wake too few Ms and runnable fibers wait while CPUs idle;
+// wake too many and Ms burn CPU searching for work that is not there, or
+// sleep and wake constantly (a futex round trip per fiber).
+//
+// The protocol. An M is *spinning* while it holds a P, has no work and is
+// looking for some (stealing). Then:
+//
+//  1. Submit. Whoever makes a G runnable (go(), ready()) puts it on a queue,
+//     then calls wakep(): if there is an idle P and no spinning M, it starts
+//     one spinning M (on an idle P). One spinner is enough: if it finds work
+//     it starts another (rule 3), so wake-ups ramp up only as far as the
+//     work goes.
+//  2. Bound. An M only starts spinning while 2 * nmspinning < busy Ps.
+//  3. Hand on. A spinning M that finds work stops spinning and calls
+//     wakep(), so there may be more work for another spinner.
+//  4. Delicate dance. A spinning M that finds nothing puts its P on the idle
+//     list, decrements nmspinning, and only *then* looks at every P's queue
+//     and the global queue once more, re-acquiring a P and spinning again if
+//     one has work. (The global queue matters: threads outside the runtime
+//     queue there and also rely on a spinner they see.)
+//
+// Why no wake-up is lost: a submitter does (a) publish G, (b) read
+// npidle/nmspinning; a spinner going idle does (c) increment npidle,
+// decrement nmspinning, (d) read the queues. All four are seq_cst (the
+// counters are seq_cst RMWs and loads; the run queue tail store is a
+// release, followed in wakep by a seq_cst fence), so either the submitter
+// sees the spinner gone and wakes an M, or the spinner sees the G. This is
+// the StoreLoad pair Go's comment calls "the delicate dance".
+//
+// Idle Ms sleep on their note (a futex): no CPU is used while idle.
+#pragma once
+
+#include <cstdint>
+
+#include "sched/p.hpp"
+
+namespace goro::rt {
+
+struct M;
+struct runtime;
+
+// Submit (rule 1): start a spinning M on an idle P if there is an idle P
+// and no spinning M. Call after making a G runnable.
+void wakep(runtime* rt);
+// Start an M on p (an idle P if null): an idle M, else a new one. With
+// `spinning`, the caller has already counted it in nmspinning.
+void startm(runtime* rt, P* p, bool spinning);
+// m (running or spare, no P) goes idle until someone hands it a P. False:
+// the runtime is done, exit the thread.
+bool stopm(M* m);
+// p was taken from its M (sysmon): start an M for it if there is work, else
+// put it on the idle list.
+void handoffp(runtime* rt, P* p);
+// m found work while spinning: stop spinning, and wake another spinner in
+// case there is more (rule 3).
+void reset_spinning(M* m);
+
+// The idle lists (sched lock held). pidleput puts p, in state `from`, on
+// the idle P list; pidleget takes any idle P; pidleremove a given one.
+void pidleput(runtime* rt, P* p, pstatus from);
+P* pidleget(runtime* rt);
+bool pidleremove(runtime* rt, P* p);
+// At start: every P (state idle) on the idle list, P0 on top.
+void pidle_init(runtime* rt);
+// Take m off the idle M list if it is there.
+bool mremove(runtime* rt, M* m);
+
+// The last G died (or checkdead ended the runtime): wake every idle M to
+// exit. finish_locked: the same with the sched lock held.
+void finish(runtime* rt);
+void finish_locked(runtime* rt);
+
+}  // namespace goro::rt

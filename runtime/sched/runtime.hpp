@@ -1,0 +1,108 @@
+// The runtime: Go's schedt plus allp/allm/allgs, one object per goro::run.
+// Scheduler state is never process-global; every M reaches its runtime
+// through m->rt, every G through g->rt. (What is process-wide is listed in
+// docs/design.md.)
+//
+// Locking: `lock` (Go's sched.lock) guards the idle M and P lists, the
+// global run queue, the M count and `done`. `gflock` guards the global free
+// G list, `allglock` the list of all Gs. Lock order: lock, then gflock or
+// allglock; never a P's queue lock (there is none: local queues are
+// lock-free).
+#pragma once
+
+#include <atomic>
+#include <climits>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fiber/stack.hpp"
+#include "os/lock.hpp"
+#include "sched/g.hpp"
+#include "sched/global_queue.hpp"
+#include "sched/m.hpp"
+#include "sched/p.hpp"
+
+namespace goro::rt {
+
+struct runtime {
+  std::int32_t procs = 1;
+  stack_pool stacks;
+
+  // ---- under `lock` --------------------------------------------------------
+  futex_lock lock;
+  M* midle = nullptr;          // idle Ms
+  std::int32_t nmidle = 0;
+  std::int32_t mcount = 0;     // Ms created (m0 included)
+  std::int32_t mcreating = 0;  // newm calls between their two critical sections
+  // Spare Ms asked for or being made that have not reached the idle list
+  // yet (spare.cpp, ensure_spare_m).
+  std::int32_t spares_coming = 0;
+  P* pidle = nullptr;          // idle Ps
+  intrusive_queue<G, &G::schedlink> runq;  // the global run queue
+  bool done = false;           // every fiber finished (or deadlocked): Ms exit
+  bool deadlock_throws = false;  // options::throw_on_deadlock
+  bool deadlocked = false;     // checkdead found a deadlock (throw mode)
+  std::string deadlock_report;
+  std::vector<std::unique_ptr<M>> allm;
+  M* timed_sleeper = nullptr;  // the idle M sleeping until the next timer
+  // sysmon is taking a P and handing it on (sysmon.cpp, retake): from just
+  // before the P may become `taken` until it is in an M's hands or on the
+  // idle list, its old M may go idle, so checkdead must not conclude from
+  // idle Ms alone.
+  bool sysmon_taking = false;
+
+  // ---- atomics (the spinning protocol, see idle.hpp) ----------------------
+  std::atomic<std::int32_t> npidle{0};      // Ps on the idle list
+  std::atomic<std::int32_t> nmspinning{0};  // Ms with spinning = true
+  std::atomic<std::int64_t> live{0};        // Gs not dead; 0 ends the runtime
+  std::atomic<std::uint64_t> goidgen{0};
+  std::atomic<std::int32_t> external_refs{0};  // live goro::keep_alive objects
+  std::atomic<std::int32_t> external_inflight{0};  // ready() calls from outside, in progress
+
+  // ---- sysmon (sysmon.cpp, spare.cpp) --------------------------------------
+  std::int64_t sysmon_tick_ns = 20'000;
+  std::thread sysmon;
+  std::atomic<bool> sysmon_stop{false};
+  std::atomic<bool> sysmon_sleeping{false};     // in its deep sleep (every P idle)
+  std::atomic<std::uint32_t> sysmon_wakeup{0};  // futex word sysmon sleeps on
+  // Creates the idle Ms that sysmon hands a retaken P to, so that sysmon
+  // itself never waits for a thread to be created (spare.cpp).
+  struct {
+    std::thread thread;
+    std::mutex mu;
+    std::condition_variable cv;
+    int want = 0;       // spare Ms to make; under mu
+    bool stop = false;  // under mu
+  } spare;
+  // sysmon's last now_ns() reading, refreshed each round (0 without
+  // sysmon): parked fibers record it, for "waiting for N ms" in the
+  // deadlock report. Not a clock of its own (os/clock.hpp).
+  std::atomic<std::int64_t> sysmon_clock_ns{0};
+  // When the timed sleeper wakes (INT64_MAX: none). Written under `lock`,
+  // read without it by timer_start to decide whether to wake it earlier.
+  std::atomic<std::int64_t> sleep_until{INT64_MAX};
+
+  // ---- immutable after start ----------------------------------------------
+  std::vector<std::unique_ptr<P>> allp;
+  std::vector<std::uint32_t> coprimes;  // strides for random steal order
+
+  // ---- free Gs (Go's sched.gFree) -----------------------------------------
+  futex_lock gflock;
+  G* gfree = nullptr;
+  std::int32_t ngfree = 0;
+  std::atomic<bool> gfree_nonempty{false};  // hint read without gflock
+
+  // ---- every G ever allocated ---------------------------------------------
+  futex_lock allglock;
+  G* allg = nullptr;
+
+  explicit runtime(std::int32_t nprocs, std::size_t stack_size);
+  ~runtime();
+};
+
+}  // namespace goro::rt

@@ -1,0 +1,88 @@
+// Blocking calls and rejoining after a retake (the design is in syscall.hpp).
+#include "sched/syscall.hpp"
+
+#include <mutex>
+#include <stdexcept>
+
+#include "goro/blocking.hpp"
+#include "sched/caller.hpp"
+#include "sched/g.hpp"
+#include "sched/idle.hpp"
+#include "sched/m.hpp"
+#include "sched/p.hpp"
+#include "sched/retake.hpp"
+#include "sched/runtime.hpp"
+#include "sched/switch.hpp"
+
+namespace goro::rt {
+
+void rejoin(M* m, G* g) {
+  runtime* rt = m->rt;
+  {
+    std::lock_guard<futex_lock> l(rt->lock);
+    if (P* p = pidleget(rt)) {
+      acquirep(m, p);
+      return;
+    }
+  }
+  m->action = m_action::rejoin;
+  switch_to_g0(m, g);  // resumed by execute() on an M with a P, outside the runtime
+}
+
+}  // namespace goro::rt
+
+namespace goro::detail {
+
+using namespace goro::rt;
+
+void enter_blocking() {
+  const caller c = classify();
+  if (c.kind == caller_kind::blocking) throw std::logic_error("goro::blocking: already inside goro::blocking");
+  if (c.kind != caller_kind::fiber) throw std::logic_error("goro::blocking: must be called from a fiber");
+  M* m = c.m;
+  G* g = c.g;
+  // Cheap: the P stays with us, marked; sysmon takes it and hands it to
+  // another M if the call lasts (a tick, 20 us, when other work waits for
+  // it; sysmon.cpp).
+  P* p = enter_runtime(m);
+  casgstatus(g, gstatus::running, gstatus::syscall, "enter_blocking");
+  casmstatus(m, mstatus::running, mstatus::syscall, "enter_blocking");
+  g->syscall_oldp = p;
+  if (p != nullptr) {
+    p->syscalltick.store(p->syscalltick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    caspstatus(p, pstatus::running, pstatus::syscall, "enter_blocking");
+  }
+  leave_runtime(m);
+}
+
+void exit_blocking() {
+  M* m = current_m();
+  G* g = m->curg;
+  runtime* rt = m->rt;
+  P* oldp = g->syscall_oldp;
+  g->syscall_oldp = nullptr;
+  casmstatus(m, mstatus::syscall, mstatus::running, "exit_blocking");
+  // Fast path: sysmon did not take our P.
+  if (P* p = enter_runtime(m)) {
+    caspstatus(p, pstatus::syscall, pstatus::running, "exit_blocking");
+    casgstatus(g, gstatus::syscall, gstatus::running, "exit_blocking");
+    leave_runtime(m);
+    return;
+  }
+  {
+    std::lock_guard<futex_lock> l(rt->lock);
+    // Our old P if it went idle meanwhile, else any idle P.
+    P* p = oldp != nullptr && pidleremove(rt, oldp) ? oldp : pidleget(rt);
+    if (p) {
+      acquirep(m, p);
+      casgstatus(g, gstatus::syscall, gstatus::running, "exit_blocking");
+      leave_runtime(m);
+      return;
+    }
+  }
+  // No P: wait on the global queue (g0 queues us after we switched out).
+  m->action = m_action::blocking_exit;
+  switch_to_g0(m, g);
+}
+
+}  // namespace goro::detail

@@ -1,0 +1,65 @@
+// goro::condition_variable: a FIFO of waiters under a spinlock; a
+// notification is decided under that lock, so a waiter is woken exactly
+// once, and a timed waiter's timeout and a notify have exactly one winner
+// (the parker's claim).
+#include "debug/fatal.hpp"
+#include "goro/sync.hpp"
+
+namespace goro {
+
+condition_variable::~condition_variable() {
+  if (!waiters_.empty()) rt::fatal("goro::condition_variable", "destroyed while fibers wait on it");
+}
+
+void condition_variable::unlock_fn(void* l) noexcept { static_cast<detail::spinlock*>(l)->unlock(); }
+
+void condition_variable::wait_impl(void (*unlock)(void*), void* user_lock) {
+  detail::parker p;
+  detail::parker_init(p);
+  detail::waiter w;
+  w.who = &p;
+  lock_.lock();
+  waiters_.push_back(&w);
+  // Queued before the user's lock is released: a notifier that changed the
+  // state under that lock finds us. (User unlocks never block; goro::mutex
+  // at most wakes a waiter.)
+  unlock(user_lock);
+  detail::parker_block(p, detail::wait_reason::cond, &unlock_fn, &lock_);
+}
+
+bool condition_variable::wait_until_impl(void (*unlock)(void*), void* user_lock, std::int64_t deadline) {
+  detail::parker p;
+  detail::parker_init(p);
+  detail::waiter w;
+  w.who = &p;
+  w.must_claim = true;
+  lock_.lock();
+  waiters_.push_back(&w);
+  unlock(user_lock);
+  if (detail::parker_block_until(p, deadline, detail::wait_reason::cond, &unlock_fn, &lock_)) return true;
+  // The timeout won: notifiers skip us; leave the queue.
+  lock_.lock();
+  waiters_.remove(&w);
+  lock_.unlock();
+  return false;
+}
+
+void condition_variable::notify_one() noexcept {
+  lock_.lock();
+  detail::waiter* w = waiters_.pop();  // the oldest that has not timed out
+  lock_.unlock();
+  if (w) detail::parker_wake(*w->who);
+}
+
+void condition_variable::notify_all() noexcept {
+  detail::wait_list wake;
+  lock_.lock();
+  while (detail::waiter* w = waiters_.pop()) wake.push_back(w);
+  lock_.unlock();
+  while (detail::waiter* w = wake.head) {
+    wake.head = w->next;  // before waking: the waiter's stack may go
+    detail::parker_wake(*w->who);
+  }
+}
+
+}  // namespace goro
