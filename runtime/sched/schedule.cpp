@@ -197,14 +197,18 @@ void handle_action(M* m, G* g) {
   switch (a) {
     case m_action::yield:
       casgstatus(g, gstatus::running, gstatus::runnable, "yield");
-      if (m->p) {
+      // To our ring's tail, unless fibers wait on the global queue (where
+      // a full ring overflows to): then behind them, as Go queues every
+      // yielder. On the ring, a yielder would run again and again before
+      // them, since the global queue is looked at only every 61st pick.
+      if (m->p && rt->runq.size() == 0) {
         runq_put(m->p, g, false);
       } else {
         {
           std::lock_guard<futex_lock> l(rt->lock);
           globrunq_put(rt, g);
         }
-        wakep(rt);
+        if (!m->p) wakep(rt);
       }
       return;
     case m_action::park: {
