@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime_fixture.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -18,10 +19,7 @@ using goro_test::scaled;
 using namespace std::chrono_literals;
 using clk = std::chrono::steady_clock;
 
-class Context : public ::testing::TestWithParam<int> {
- protected:
-  goro::options opts() const { return {.procs = GetParam()}; }
-};
+using Context = goro_test::RuntimeTest;
 
 bool is_done(const goro::context& c) {
   bool closed = false;
@@ -269,6 +267,6 @@ TEST_P(Context, AfterFunc) {
   });
 }
 
-INSTANTIATE_TEST_SUITE_P(Procs, Context, ::testing::Values(1, 2, 4), goro_test::procs_name);
+GORO_INSTANTIATE_PROCS(Context);
 
 }  // namespace
