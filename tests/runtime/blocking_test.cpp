@@ -4,6 +4,7 @@
 
 #include <goro/goro.hpp>
 
+#include "runtime_fixture.hpp"
 #include "test_util.hpp"
 
 #include <atomic>
@@ -15,7 +16,9 @@
 
 namespace {
 
-TEST(Blocking, OtherFibersRunWhileOneBlocksItsThread) {
+using Blocking = goro_test::FixedRuntimeTest;
+
+TEST_F(Blocking, OtherFibersRunWhileOneBlocksItsThread) {
   std::atomic<int> progressed{0};
   goro::run({.procs = 1}, [&] {
     std::mutex mu;
@@ -47,7 +50,7 @@ TEST(Blocking, OtherFibersRunWhileOneBlocksItsThread) {
   EXPECT_EQ(progressed.load(), 100);
 }
 
-TEST(Blocking, ReturnsValuesAndPropagatesExceptions) {
+TEST_F(Blocking, ReturnsValuesAndPropagatesExceptions) {
   goro::run({.procs = 2}, [] {
     EXPECT_EQ(goro::blocking([] { return 7; }), 7);
     EXPECT_THROW(goro::blocking([]() -> int { throw std::runtime_error("x"); }), std::runtime_error);
@@ -58,7 +61,7 @@ TEST(Blocking, ReturnsValuesAndPropagatesExceptions) {
   });
 }
 
-TEST(Blocking, ManyFibersBlockingAtOnce) {
+TEST_F(Blocking, ManyFibersBlockingAtOnce) {
   std::atomic<int> done{0};
   goro::run({.procs = 2}, [&] {
     goro::wait_group wg;
@@ -75,7 +78,7 @@ TEST(Blocking, ManyFibersBlockingAtOnce) {
   EXPECT_EQ(done.load(), 50);
 }
 
-TEST(Blocking, OutsideAFiberThrows) {
+TEST_F(Blocking, OutsideAFiberThrows) {
   EXPECT_THROW(goro::blocking([] {}), std::logic_error);
 }
 

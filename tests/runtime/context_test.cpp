@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "context/inspect.hpp"
+#include "runtime_fixture.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -19,10 +20,7 @@ using goro_test::scaled;
 using namespace std::chrono_literals;
 using clk = std::chrono::steady_clock;
 
-class Context : public ::testing::TestWithParam<int> {
- protected:
-  goro::options opts() const { return {.procs = GetParam()}; }
-};
+using Context = goro_test::RuntimeTest;
 
 bool is_done(const goro::context& c) {
   bool closed = false;
@@ -270,6 +268,6 @@ TEST_P(Context, AfterFunc) {
   });
 }
 
-INSTANTIATE_TEST_SUITE_P(Procs, Context, ::testing::Values(1, 2, 4), goro_test::procs_name);
+GORO_INSTANTIATE_PROCS(Context);
 
 }  // namespace

@@ -3,6 +3,7 @@
 
 #include <goro/goro.hpp>
 
+#include "runtime_fixture.hpp"
 #include "test_util.hpp"
 
 #include <chrono>
@@ -10,10 +11,12 @@
 
 namespace {
 
+using Idle = goro_test::FixedRuntimeTest;
+
 // Four Ps, all idle for a second: the main fiber is inside a blocking call
 // (its P handed off), every other M parked. The process should use almost
 // no CPU; a spinning scheduler would use up to 4 CPU-seconds.
-TEST(Idle, IdleRuntimeUsesAlmostNoCpu) {
+TEST_F(Idle, IdleRuntimeUsesAlmostNoCpu) {
   double used = -1;
   goro::run({.procs = 4}, [&] {
     // Wake every M once so they all exist and then go idle.

@@ -9,11 +9,14 @@
 #include <string>
 #include <thread>
 
+#include "runtime_fixture.hpp"
 #include "test_util.hpp"
 
 namespace {
 
-TEST(Lifecycle, RunReturnsTheMainFibersResult) {
+using Lifecycle = goro_test::FixedRuntimeTest;
+
+TEST_F(Lifecycle, RunReturnsTheMainFibersResult) {
   EXPECT_EQ(goro::run({.procs = 2}, [] { return 42; }), 42);
   EXPECT_EQ(goro::run([] { return std::string("hi"); }), "hi");
   int x = 0;
@@ -21,7 +24,7 @@ TEST(Lifecycle, RunReturnsTheMainFibersResult) {
   EXPECT_EQ(&r, &x);
 }
 
-TEST(Lifecycle, ManyRuntimesOneAfterAnother) {
+TEST_F(Lifecycle, ManyRuntimesOneAfterAnother) {
   for (int i = 0; i < 200; i++) {
     const int procs = 1 + i % 4;
     std::atomic<int> n{0};
@@ -32,7 +35,7 @@ TEST(Lifecycle, ManyRuntimesOneAfterAnother) {
   }
 }
 
-TEST(Lifecycle, RuntimesOnSeveralThreadsAtOnce) {
+TEST_F(Lifecycle, RuntimesOnSeveralThreadsAtOnce) {
   std::atomic<int> total{0};
   std::vector<std::thread> ts;
   for (int t = 0; t < 4; t++) {
@@ -53,7 +56,7 @@ TEST(Lifecycle, RuntimesOnSeveralThreadsAtOnce) {
   EXPECT_EQ(total.load(), 4000);
 }
 
-TEST(Lifecycle, GoOutsideARuntimeThrows) {
+TEST_F(Lifecycle, GoOutsideARuntimeThrows) {
   EXPECT_THROW(goro::go([] {}), std::logic_error);
   EXPECT_THROW(goro::this_fiber::yield(), std::logic_error);
   EXPECT_EQ(goro::this_fiber::id(), 0u);
@@ -63,7 +66,7 @@ TEST(Lifecycle, GoOutsideARuntimeThrows) {
   EXPECT_EQ(c.recv(), 7);
 }
 
-TEST(Lifecycle, RunInsideARuntimeThrows) {
+TEST_F(Lifecycle, RunInsideARuntimeThrows) {
   bool threw = false;
   goro::run({.procs = 1}, [&] {
     try {
@@ -75,7 +78,7 @@ TEST(Lifecycle, RunInsideARuntimeThrows) {
   EXPECT_TRUE(threw);
 }
 
-TEST(Lifecycle, ExceptionFromMainIsRethrownByRun) {
+TEST_F(Lifecycle, ExceptionFromMainIsRethrownByRun) {
   EXPECT_THROW(goro::run({.procs = 2}, [] { throw std::runtime_error("boom"); }), std::runtime_error);
   // The runtime was torn down cleanly: a new one works.
   EXPECT_EQ(goro::run([] { return 1; }), 1);
@@ -83,7 +86,7 @@ TEST(Lifecycle, ExceptionFromMainIsRethrownByRun) {
 
 // The main fiber returns first; run waits for the fibers still running,
 // including ones they spawn later and ones parked meanwhile.
-TEST(Lifecycle, RunJoinsFibersThatOutliveMain) {
+TEST_F(Lifecycle, RunJoinsFibersThatOutliveMain) {
   std::atomic<int> finished{0};
   goro::run({.procs = 2}, [&] {
     auto ch = std::make_shared<goro::chan<int>>();
@@ -104,7 +107,7 @@ TEST(Lifecycle, RunJoinsFibersThatOutliveMain) {
   EXPECT_EQ(finished.load(), 3);
 }
 
-TEST(Lifecycle, ProcsFromEnvironment) {
+TEST_F(Lifecycle, ProcsFromEnvironment) {
   setenv("GORO_MAXPROCS", "3", 1);
   EXPECT_EQ(goro::default_procs(), 3);
   setenv("GORO_MAXPROCS", "junk", 1);

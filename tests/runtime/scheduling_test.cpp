@@ -12,13 +12,16 @@
 #include <thread>
 #include <vector>
 
+#include "runtime_fixture.hpp"
 #include "test_util.hpp"
 
 namespace {
 
+using Scheduling = goro_test::FixedRuntimeTest;
+
 // With one P, N fibers that yield in a loop all make progress: none runs
 // twice before every other had a turn (FIFO through the run queue).
-TEST(Scheduling, YieldingFibersAllProgressWithOneProc) {
+TEST_F(Scheduling, YieldingFibersAllProgressWithOneProc) {
   constexpr int n = 50;
   constexpr int rounds = 200;
   std::vector<int> progress(n, 0);
@@ -48,7 +51,7 @@ TEST(Scheduling, YieldingFibersAllProgressWithOneProc) {
 
 // A fiber that never blocks but yields cannot starve the others, even with
 // a global-queue fiber waiting (the 1-in-61 check).
-TEST(Scheduling, ProducerConsumerPairDoesNotStarveOthers) {
+TEST_F(Scheduling, ProducerConsumerPairDoesNotStarveOthers) {
   std::atomic<bool> other_ran{false};
   goro::run({.procs = 1}, [&] {
     goro::chan<int> a, b;
@@ -85,7 +88,7 @@ TEST(Scheduling, ProducerConsumerPairDoesNotStarveOthers) {
 // on the global queue. Each gets about one turn per 10 ms slice. Before,
 // the ring got one pick per slice in all, so most of the 300 fell behind
 // (least: 1 turn).
-TEST(Scheduling, EveryQueuedFiberGetsATurnWhenAStreakExpires) {
+TEST_F(Scheduling, EveryQueuedFiberGetsATurnWhenAStreakExpires) {
   constexpr int yielders = 300;
   std::vector<std::atomic<int>> turns(yielders);
   goro::run({.procs = 1}, [&] {
@@ -126,7 +129,7 @@ TEST(Scheduling, EveryQueuedFiberGetsATurnWhenAStreakExpires) {
 
 // With two Ps, two fibers that spin waiting on each other's flag both make
 // progress: this only terminates if they truly run at the same time.
-TEST(Scheduling, TwoProcsRunTwoFibersInParallel) {
+TEST_F(Scheduling, TwoProcsRunTwoFibersInParallel) {
   std::atomic<int> a{0}, b{0};
   const int rounds = static_cast<int>(goro_test::scaled(20000));
   goro::run({.procs = 2}, [&] {
@@ -154,7 +157,7 @@ TEST(Scheduling, TwoProcsRunTwoFibersInParallel) {
   EXPECT_EQ(b.load(), rounds);
 }
 
-class Migration : public ::testing::TestWithParam<int> {};
+using Migration = goro_test::RuntimeTest;
 
 // With procs > 1, fibers are seen on more than one OS thread over many
 // yields, and the runtime's idea of the current fiber stays right.
@@ -162,7 +165,7 @@ TEST_P(Migration, FibersMoveBetweenThreadsAndKeepTheirIdentity) {
   std::mutex mu;
   std::set<std::thread::id> threads;
   std::atomic<int> wrong_id{0};
-  goro::run({.procs = GetParam()}, [&] {
+  goro::run(opts(), [&] {
     goro::wait_group wg;
     const int n = 64;
     wg.add(n);
@@ -186,11 +189,12 @@ TEST_P(Migration, FibersMoveBetweenThreadsAndKeepTheirIdentity) {
   EXPECT_GT(threads.size(), 1u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Procs, Migration, ::testing::Values(2, 4, 8),
-                         goro_test::procs_name);
+// Not procs 1: one P runs its fibers on one thread (only a sysmon retake
+// would move them), so "more than one thread" would not hold.
+INSTANTIATE_TEST_SUITE_P(Procs, Migration, ::testing::Values(2, 4, 8), goro_test::procs_name);
 
 // yield with nothing else runnable returns promptly.
-TEST(Scheduling, YieldAloneReturns) {
+TEST_F(Scheduling, YieldAloneReturns) {
   int n = 0;
   goro::run({.procs = 1}, [&] {
     for (int i = 0; i < 1000; i++) {
@@ -223,7 +227,7 @@ TEST(Scheduling, YieldAloneReturns) {
   return ok;
 }
 
-class ShortStack : public ::testing::TestWithParam<int> {};
+using ShortStack = goro_test::RuntimeTest;
 
 // A fiber parked with less stack left than a direct switch wants for the
 // runtime's work on top of it (park.cpp, direct_headroom) is resumed
@@ -236,7 +240,7 @@ TEST_P(ShortStack, ParkedDeepFiberIsResumedIntact) {
   const std::ptrdiff_t leave = goro_test::sanitized ? 24 << 10 : 6 << 10;
   const int rounds = static_cast<int>(goro_test::scaled(2000));
   bool intact = false;
-  goro::run({.procs = GetParam(), .throw_on_deadlock = true}, [&] {
+  goro::run({.procs = procs(), .throw_on_deadlock = true}, [&] {
     goro::chan<int> in, out;
     goro::wait_group wg;
     wg.add(1);
@@ -256,4 +260,4 @@ TEST_P(ShortStack, ParkedDeepFiberIsResumedIntact) {
   EXPECT_TRUE(intact) << "a frame of the deep fiber was overwritten";
 }
 
-INSTANTIATE_TEST_SUITE_P(Procs, ShortStack, ::testing::Values(1, 2, 4), goro_test::procs_name);
+GORO_INSTANTIATE_PROCS(ShortStack);

@@ -1,229 +1,27 @@
-// Channel semantics for every capacity, non-blocking operations, nil
-// channels, handles, select (readiness, fairness, clean-up of losing cases,
-// mixed stress), pipelines, and threads outside the runtime.
+// select: a default is never taken while a case is ready, ready cases are
+// chosen uniformly, losing cases are dequeued, a send and a receive on one
+// channel in one select, closed and nil channels in select, and a mixed
+// send/receive/select stress. Plain channel operations are in chan_test.cpp.
 #include <gtest/gtest.h>
 
 #include <goro/goro.hpp>
 
 #include <atomic>
 #include <cstdint>
-#include <memory>
-#include <thread>
+#include <optional>
 #include <utility>
 #include <vector>
 
+#include "runtime_fixture.hpp"
 #include "test_util.hpp"
 
 namespace {
 
 using goro_test::scaled;
 
-// ---- every capacity ----------------------------------------------------------
+using Select = goro_test::RuntimeTest;
 
-struct cap_procs {
-  int cap;
-  int procs;
-};
-
-class ChanCap : public ::testing::TestWithParam<cap_procs> {
- protected:
-  goro::options opts() const { return {.procs = GetParam().procs}; }
-  int cap() const { return GetParam().cap; }
-};
-
-TEST_P(ChanCap, ReceiveFromEmptyBlocksUntilASend) {
-  goro::run(opts(), [&] {
-    goro::chan<int> c(cap());
-    EXPECT_EQ(c.try_recv().status, goro::recv_status::not_ready);
-    std::atomic<bool> got{false};
-    goro::wait_group wg;
-    wg.add(1);
-    goro::go([&] {
-      EXPECT_EQ(c.recv(), 42);
-      got = true;
-      wg.done();
-    });
-    for (int i = 0; i < 50; i++) goro::this_fiber::yield();
-    EXPECT_FALSE(got.load());  // nothing was sent: the receiver must still wait
-    c.send(42);
-    wg.wait();
-    EXPECT_TRUE(got.load());
-  });
-}
-
-TEST_P(ChanCap, SendToFullBlocksUntilAReceive) {
-  goro::run(opts(), [&] {
-    goro::chan<int> c(cap());
-    for (int i = 0; i < cap(); i++) ASSERT_TRUE(c.try_send(i));
-    EXPECT_EQ(c.size(), static_cast<std::size_t>(cap()));
-    EXPECT_FALSE(c.try_send(-1));  // full (or unbuffered with no receiver)
-    std::atomic<bool> sent{false};
-    goro::wait_group wg;
-    wg.add(1);
-    goro::go([&] {
-      c.send(cap());
-      sent = true;
-      wg.done();
-    });
-    for (int i = 0; i < 50; i++) goro::this_fiber::yield();
-    EXPECT_FALSE(sent.load());
-    // FIFO: the buffered values first, then the blocked sender's.
-    for (int i = 0; i <= cap(); i++) EXPECT_EQ(c.recv(), i);
-    wg.wait();
-    EXPECT_TRUE(sent.load());
-    EXPECT_EQ(c.size(), 0u);
-  });
-}
-
-TEST_P(ChanCap, ClosedChannelYieldsRemainingValuesInOrderThenClosed) {
-  goro::run(opts(), [&] {
-    goro::chan<int> c(cap());
-    for (int i = 0; i < cap(); i++) c.send(i);
-    c.close();
-    EXPECT_THROW(c.try_send(1), goro::closed_channel_error);
-    for (int i = 0; i < cap(); i++) {
-      auto r = c.try_recv();
-      ASSERT_EQ(r.status, goro::recv_status::ok);
-      EXPECT_EQ(*r.value, i);
-    }
-    EXPECT_EQ(c.try_recv().status, goro::recv_status::closed);
-    EXPECT_EQ(c.recv(), std::nullopt);
-  });
-}
-
-TEST_P(ChanCap, CloseWakesEveryBlockedReceiverAndSender) {
-  goro::run(opts(), [&] {
-    constexpr int k = 8;
-    goro::chan<int> empty(cap());
-    goro::chan<int> full(cap());
-    for (int i = 0; i < cap(); i++) full.send(i);
-    std::atomic<int> receivers{0}, senders{0};
-    goro::wait_group wg;
-    wg.add(2 * k);
-    for (int i = 0; i < k; i++) {
-      goro::go([&] {
-        if (!empty.recv()) receivers++;
-        wg.done();
-      });
-      goro::go([&] {
-        try {
-          full.send(-1);
-        } catch (const goro::closed_channel_error&) {
-          senders++;
-        }
-        wg.done();
-      });
-    }
-    // Wait until all 2k have blocked (each blocked fiber is a queued waiter
-    // we cannot see; yield until none can have finished without close).
-    for (int i = 0; i < 200; i++) goro::this_fiber::yield();
-    EXPECT_EQ(receivers.load() + senders.load(), 0);
-    empty.close();
-    full.close();
-    wg.wait();
-    EXPECT_EQ(receivers.load(), k);
-    EXPECT_EQ(senders.load(), k);
-    for (int i = 0; i < cap(); i++) EXPECT_EQ(full.recv(), i);  // buffered values survive close
-  });
-}
-
-TEST_P(ChanCap, FifoPerSender) {
-  goro::run(opts(), [&] {
-    constexpr int senders = 4;
-    const int per = static_cast<int>(scaled(5000));
-    goro::chan<std::pair<int, int>> c(cap());
-    // By value: main may return (and its frame die) once it has every
-    // value, before a sender has left its loop.
-    for (int s = 0; s < senders; s++)
-      goro::go([c, s, per]() mutable {
-        for (int i = 0; i < per; i++) c.send({s, i});
-      });
-    std::vector<int> next(senders, 0);
-    for (int n = 0; n < senders * per; n++) {
-      auto v = c.recv();
-      ASSERT_TRUE(v);
-      ASSERT_EQ(v->second, next[v->first]) << "sender " << v->first << " out of order";
-      next[v->first]++;
-    }
-  });
-}
-
-std::vector<cap_procs> all_cap_procs() {
-  std::vector<cap_procs> v;
-  for (int procs : {1, 2, 4})
-    for (int cap : {0, 1, 2, 10, 100}) v.push_back({cap, procs});
-  return v;
-}
-
-INSTANTIATE_TEST_SUITE_P(All, ChanCap, ::testing::ValuesIn(all_cap_procs()),
-                         [](const ::testing::TestParamInfo<cap_procs>& p) {
-                           return "cap" + std::to_string(p.param.cap) + "_procs" + std::to_string(p.param.procs);
-                         });
-
-// ---- by procs -------------------------------------------------------------------
-
-class ChanSel : public ::testing::TestWithParam<int> {
- protected:
-  goro::options opts() const { return {.procs = GetParam()}; }
-};
-
-// 4 senders x 4 receivers: every value received exactly once.
-TEST_P(ChanSel, EveryValueReceivedExactlyOnce) {
-  for (int cap : {0, 1, 16}) {
-    goro::run(opts(), [&] {
-      const int n = static_cast<int>(scaled(40000));
-      goro::chan<int> c(cap);
-      std::vector<std::atomic<int>> seen(n);
-      std::atomic<std::int64_t> sum{0};
-      goro::wait_group senders, receivers;
-      senders.add(4);
-      receivers.add(4);
-      for (int s = 0; s < 4; s++)
-        goro::go([&, s] {
-          for (int i = s; i < n; i += 4) c.send(i);
-          senders.done();
-        });
-      for (int r = 0; r < 4; r++)
-        goro::go([&] {
-          for (int v : c) {
-            seen[v]++;
-            sum += v;
-          }
-          receivers.done();
-        });
-      senders.wait();
-      c.close();
-      receivers.wait();
-      for (int i = 0; i < n; i++) ASSERT_EQ(seen[i].load(), 1) << "value " << i;
-      EXPECT_EQ(sum.load(), std::int64_t(n) * (n - 1) / 2);
-    });
-  }
-}
-
-// A non-blocking receive racing with close on a channel holding one value
-// sees the value (close does not discard buffered values), never "empty".
-TEST_P(ChanSel, TryRecvRacingCloseNeverReportsEmpty) {
-  goro::run(opts(), [] {
-    const int rounds = static_cast<int>(scaled(3000));
-    for (int i = 0; i < rounds; i++) {
-      goro::chan<int> c(1);
-      c.send(i);
-      goro::wait_group wg;
-      wg.add(1);
-      goro::go([&] {
-        c.close();
-        wg.done();
-      });
-      auto r = c.try_recv();
-      ASSERT_EQ(r.status, goro::recv_status::ok) << "round " << i;
-      EXPECT_EQ(*r.value, i);
-      wg.wait();
-      EXPECT_EQ(c.try_recv().status, goro::recv_status::closed);
-    }
-  });
-}
-
-TEST_P(ChanSel, DefaultIsNeverTakenWhileACaseIsReady) {
+TEST_P(Select, DefaultIsNeverTakenWhileACaseIsReady) {
   goro::run(opts(), [] {
     const int n = static_cast<int>(scaled(5000));
     goro::chan<int> a(n);   // holds a value at every instant of the loop below
@@ -250,7 +48,7 @@ TEST_P(ChanSel, DefaultIsNeverTakenWhileACaseIsReady) {
   });
 }
 
-TEST_P(ChanSel, ReadyCasesAreChosenUniformly) {
+TEST_P(Select, ReadyCasesAreChosenUniformly) {
   goro::run(opts(), [] {
     constexpr int n = 10000;
     goro::chan<int> a(n), b(n);
@@ -275,7 +73,7 @@ TEST_P(ChanSel, ReadyCasesAreChosenUniformly) {
 // channel) and woken by a third case leaves no stale waiter behind: later
 // traffic on those channels never reaches its (dead) entries. ASan would
 // see a stale entry used after its select returned.
-TEST_P(ChanSel, LosingCasesAreDequeued) {
+TEST_P(Select, LosingCasesAreDequeued) {
   goro::run(opts(), [] {
     const int rounds = static_cast<int>(scaled(2000));
     goro::chan<int> c, out, d;
@@ -300,7 +98,7 @@ TEST_P(ChanSel, LosingCasesAreDequeued) {
   });
 }
 
-TEST_P(ChanSel, SendAndReceiveOnOneChannelInOneSelect) {
+TEST_P(Select, SendAndReceiveOnOneChannelInOneSelect) {
   goro::run(opts(), [] {
     for (int i = 0; i < static_cast<int>(scaled(500)); i++) {
       goro::chan<int> c;
@@ -327,7 +125,7 @@ TEST_P(ChanSel, SendAndReceiveOnOneChannelInOneSelect) {
   });
 }
 
-TEST_P(ChanSel, ClosedChannelsInSelect) {
+TEST_P(Select, ClosedChannelsInSelect) {
   goro::run(opts(), [] {
     goro::chan<int> c(1);
     c.close();
@@ -355,53 +153,22 @@ TEST_P(ChanSel, ClosedChannelsInSelect) {
   });
 }
 
-TEST_P(ChanSel, NilChannels) {
+// Nil channels' cases never fire: with a default, the default is taken;
+// beside a ready case, that case is. (Nil channels alone: chan_test.cpp.)
+TEST_P(Select, NilChannelCasesAreNeverReady) {
   goro::run(opts(), [] {
     goro::chan<int> nil(nullptr);
-    EXPECT_FALSE(nil);
-    EXPECT_FALSE(nil.try_send(1));
-    EXPECT_EQ(nil.try_recv().status, goro::recv_status::not_ready);
-    EXPECT_THROW(nil.close(), goro::closed_channel_error);
     EXPECT_EQ(goro::select(goro::on_recv(nil), goro::on_send(nil, 1), goro::on_default([] {})), 2u);
     goro::chan<int> a(1);
     a.send(3);
     EXPECT_EQ(goro::select(goro::on_recv(nil), goro::on_recv(a)), 1u);
-    goro::chan<int> moved = std::move(a);
-    EXPECT_FALSE(a);  // NOLINT(bugprone-use-after-move): moved-from is nil by contract
-    EXPECT_TRUE(moved);
-  });
-}
-
-TEST_P(ChanSel, HandlesShareOneChannel) {
-  goro::run(opts(), [] {
-    goro::chan<int> a(4);
-    goro::chan<int> b = a;
-    EXPECT_TRUE(a == b);
-    EXPECT_FALSE(a == goro::chan<int>(4));
-    a.send(1);
-    EXPECT_EQ(b.size(), 1u);
-    EXPECT_EQ(b.capacity(), 4u);
-    EXPECT_EQ(b.recv(), 1);
-    // A channel outlives the handle a blocked receiver was called through.
-    auto* h = new goro::chan<int>();
-    goro::chan<int> keep = *h;
-    goro::wait_group wg;
-    wg.add(1);
-    goro::go([&] {
-      EXPECT_EQ(h->recv(), 9);
-      wg.done();
-    });
-    for (int i = 0; i < 20; i++) goro::this_fiber::yield();
-    keep.send(9);
-    wg.wait();
-    delete h;
   });
 }
 
 // Mixed send/recv/select over channels of capacity 0-3 with many fibers:
 // nothing lost, nothing duplicated, no deadlock. Consumers drop closed
 // channels from their select by replacing them with nil ones.
-TEST_P(ChanSel, MixedStress) {
+TEST_P(Select, MixedStress) {
   goro::run(opts(), [] {
     constexpr int nchan = 4, producers = 8, consumers = 8;
     const int per = static_cast<int>(scaled(4000));
@@ -466,111 +233,6 @@ TEST_P(ChanSel, MixedStress) {
   });
 }
 
-// A prime sieve over chained unbuffered channels.
-TEST_P(ChanSel, PrimeSievePipeline) {
-  goro::run(opts(), [] {
-    goro::chan<int> src;
-    goro::go([src]() mutable {
-      for (int i = 2;; i++) {
-        try {
-          src.send(i);
-        } catch (const goro::closed_channel_error&) {
-          return;
-        }
-      }
-    });
-    std::vector<goro::chan<int>> stages{src};
-    std::vector<int> primes;
-    goro::wait_group wg;
-    goro::chan<int> in = src;
-    for (int k = 0; k < 100; k++) {
-      const int p = *in.recv();
-      primes.push_back(p);
-      goro::chan<int> out;
-      stages.push_back(out);
-      wg.add(1);
-      goro::go([in, out, p, &wg]() mutable {
-        for (;;) {
-          auto v = in.recv();
-          if (!v) break;
-          if (*v % p == 0) continue;
-          try {
-            out.send(*v);
-          } catch (const goro::closed_channel_error&) {
-            break;
-          }
-        }
-        wg.done();
-      });
-      in = out;
-    }
-    // Shut the pipeline down from the end: each stage exits on a closed
-    // output (or input), which unblocks the stage before it.
-    for (auto it = stages.rbegin(); it != stages.rend(); ++it) it->close();
-    wg.wait();
-    const int expect[] = {2, 3, 5, 7, 11, 13, 17, 19, 23, 29};
-    for (int i = 0; i < 10; i++) EXPECT_EQ(primes[i], expect[i]);
-    EXPECT_EQ(primes[99], 541);
-  });
-}
-
-INSTANTIATE_TEST_SUITE_P(Procs, ChanSel, ::testing::Values(1, 2, 4), goro_test::procs_name);
-
-// ---- threads outside the runtime --------------------------------------------------
-
-TEST(ChanThreads, ThreadsAndFibersExchangeValues) {
-  goro::run({.procs = 2}, [] {
-    const int n = static_cast<int>(scaled(20000));
-    goro::chan<int> to_fibers;      // unbuffered: the thread blocks, fibers park
-    goro::chan<std::int64_t> back(4);
-    goro::wait_group fibers_done;
-    std::int64_t thread_sum = 0;
-    goro::keep_alive ka;  // fibers wait on the thread: no deadlock report
-    std::thread t([&, ka = std::move(ka)]() mutable {
-      for (int i = 0; i < n; i++) to_fibers.send(i);
-      to_fibers.close();
-      fibers_done.wait();  // a thread waiting on a wait_group
-      back.close();
-      ka.reset();
-    });
-    constexpr int workers = 4;
-    fibers_done.add(workers);
-    goro::wait_group collected;
-    collected.add(1);
-    std::thread collector([&, ka = goro::keep_alive()]() mutable {  // receives through select
-      for (;;) {
-        bool closed = false;
-        goro::select(goro::on_recv(back, [&](std::optional<std::int64_t> v) {
-          if (v) thread_sum += *v; else closed = true;
-        }));
-        if (closed) break;
-      }
-      collected.done();  // done() from a thread wakes a fiber
-      ka.reset();
-    });
-    for (int w = 0; w < workers; w++)
-      goro::go([&] {
-        std::int64_t s = 0;
-        for (int v : to_fibers) s += v;
-        back.send(s);
-        fibers_done.done();
-      });
-    collected.wait();
-    t.join();
-    collector.join();
-    EXPECT_EQ(thread_sum, std::int64_t(n) * (n - 1) / 2);
-  });
-}
-
-// A fiber inside goro::blocking blocks its thread on a channel instead of
-// parking (it holds no P).
-TEST(ChanThreads, ChannelOperationsInsideBlocking) {
-  goro::run({.procs = 1}, [] {
-    goro::chan<int> c;
-    goro::go([&] { c.send(5); });
-    const int v = goro::blocking([&] { return *c.recv(); });
-    EXPECT_EQ(v, 5);
-  });
-}
+GORO_INSTANTIATE_PROCS(Select);
 
 }  // namespace

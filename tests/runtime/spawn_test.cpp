@@ -9,14 +9,12 @@
 #include <string>
 #include <vector>
 
+#include "runtime_fixture.hpp"
 #include "test_util.hpp"
 
 namespace {
 
-class Spawn : public ::testing::TestWithParam<int> {
- protected:
-  goro::options opts() const { return {.procs = GetParam()}; }
-};
+using Spawn = goro_test::RuntimeTest;
 
 TEST_P(Spawn, EveryFiberRunsExactlyOnce) {
   const std::int64_t n = goro_test::scaled(2000000, 20);
@@ -111,7 +109,7 @@ TEST_P(Spawn, PerCallStackSize) {
 
 TEST_P(Spawn, RuntimeDefaultStackSize) {
   std::atomic<int> ok{0};
-  goro::run({.procs = GetParam(), .stack_size = 2 << 20}, [&] {
+  goro::run({.procs = procs(), .stack_size = 2 << 20}, [&] {
     goro::wait_group wg;
     wg.add(1);
     goro::go([&] {
@@ -144,7 +142,6 @@ TEST_P(Spawn, FiberIdsAreUnique) {
   EXPECT_GT(ids.front(), 1u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Procs, Spawn, ::testing::Values(1, 2, 4, 8),
-                         goro_test::procs_name);
+GORO_INSTANTIATE_PROCS(Spawn);
 
 }  // namespace

@@ -13,16 +13,14 @@
 #include <thread>
 #include <vector>
 
+#include "runtime_fixture.hpp"
 #include "test_util.hpp"
 
 namespace {
 
 using goro_test::scaled;
 
-class Sync : public ::testing::TestWithParam<int> {
- protected:
-  goro::options opts() const { return {.procs = GetParam()}; }
-};
+using Sync = goro_test::RuntimeTest;
 
 TEST_P(Sync, MutexMakesIncrementsExclusive) {
   goro::run(opts(), [] {
@@ -361,10 +359,12 @@ TEST_P(Sync, SemaphoreBoundsConcurrency) {
   });
 }
 
-INSTANTIATE_TEST_SUITE_P(Procs, Sync, ::testing::Values(1, 2, 4), goro_test::procs_name);
+GORO_INSTANTIATE_PROCS(Sync);
+
+using SyncThreads = goro_test::FixedRuntimeTest;
 
 // Threads outside the runtime and fibers share one goro::mutex.
-TEST(SyncThreads, ThreadsAndFibersShareAMutex) {
+TEST_F(SyncThreads, ThreadsAndFibersShareAMutex) {
   goro::run({.procs = 2}, [] {
     const int per = static_cast<int>(scaled(20000));
     goro::mutex m;

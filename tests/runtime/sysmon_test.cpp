@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "runtime_fixture.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -27,10 +28,12 @@ namespace {
 using clock_type = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
+using Sysmon = goro_test::FixedRuntimeTest;
+
 // procs = 1: one fiber blocks its thread in read(2) on an empty pipe for
 // 200 ms. Without sysmon taking the P from the blocked thread, the counting
 // fiber (same P) could not run until the read returns.
-TEST(Sysmon, OtherFibersRunDuringABlockingCall) {
+TEST_F(Sysmon, OtherFibersRunDuringABlockingCall) {
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
   std::atomic<std::int64_t> count{0};
@@ -71,7 +74,7 @@ TEST(Sysmon, OtherFibersRunDuringABlockingCall) {
 // about every millisecond. sysmon hands the P on after 10 ms of hogging, so
 // the recorder is never held off for long; nothing deadlocks (the malloc
 // hog is never interrupted, only its P is given away).
-TEST(Sysmon, FibersThatNeverYieldDoNotStarveOthers) {
+TEST_F(Sysmon, FibersThatNeverYieldDoNotStarveOthers) {
   std::atomic<bool> stop{false};
   std::int64_t max_gap_us = 0;
   int samples = 0;
@@ -137,7 +140,7 @@ TEST(Sysmon, FibersThatNeverYieldDoNotStarveOthers) {
 // A long computation that calls this_fiber::preempt_point() yields when
 // sysmon asks, so the other fiber of its P runs on the same thread (a
 // retake would have moved it to another thread).
-TEST(Sysmon, PreemptPointYieldsInsteadOfARetake) {
+TEST_F(Sysmon, PreemptPointYieldsInsteadOfARetake) {
   std::thread::id hog_thread, other_thread;
   std::int64_t points = 0;
   goro::run({.procs = 1}, [&] {
@@ -176,7 +179,7 @@ TEST(Sysmon, PreemptPointYieldsInsteadOfARetake) {
 // from each one and never switches. Its time slice must still end (10 ms),
 // so that the fiber queued behind it runs. Before the fix each call restarted
 // the slice and the queued fiber waited forever.
-TEST(Sysmon, FiberLoopingOverBlockingCallsLosesItsPAfterItsSlice) {
+TEST_F(Sysmon, FiberLoopingOverBlockingCallsLosesItsPAfterItsSlice) {
   bool starved = true;
   goro::run({.procs = 1}, [&] {
     std::atomic<bool> stop{false};
@@ -198,7 +201,7 @@ TEST(Sysmon, FiberLoopingOverBlockingCallsLosesItsPAfterItsSlice) {
   EXPECT_FALSE(starved) << "a fiber looping over blocking calls kept its P for 5 s";
 }
 
-TEST(Sysmon, ManyShortBlockingCallsStayStoppable) {
+TEST_F(Sysmon, ManyShortBlockingCallsStayStoppable) {
   goro::run({.procs = 2}, [] {
     std::atomic<bool> stop{false};
     std::atomic<std::int64_t> calls{0};
@@ -231,7 +234,7 @@ TEST(Sysmon, ManyShortBlockingCallsStayStoppable) {
 // Only parked fibers and nothing pending: every M and sysmon sleep. A
 // thread outside the runtime measures a second of process CPU, then wakes
 // the fibers.
-TEST(Sysmon, ParkedFibersOnlyUsesAlmostNoCpu) {
+TEST_F(Sysmon, ParkedFibersOnlyUsesAlmostNoCpu) {
   double used = -1;
   goro::run({.procs = 4}, [&] {
     goro::chan<int> go_on;
@@ -259,7 +262,7 @@ TEST(Sysmon, ParkedFibersOnlyUsesAlmostNoCpu) {
 
 // A long blocking call is not a deadlock: main waits on a channel that a
 // fiber inside goro::blocking will send to.
-TEST(Sysmon, NoDeadlockReportDuringABlockingCall) {
+TEST_F(Sysmon, NoDeadlockReportDuringABlockingCall) {
   const int v = goro::run({.procs = 1}, [] {
     goro::chan<int> c;
     goro::go([&] {

@@ -4,6 +4,7 @@
 
 #include <goro/goro.hpp>
 
+#include "runtime_fixture.hpp"
 #include "test_util.hpp"
 
 #include <atomic>
@@ -15,11 +16,11 @@
 
 namespace {
 
-class ThreadState : public ::testing::TestWithParam<int> {};
+using ThreadState = goro_test::RuntimeTest;
 
 TEST_P(ThreadState, ErrnoBelongsToTheFiber) {
   std::atomic<int> wrong{0};
-  goro::run({.procs = GetParam()}, [&] {
+  goro::run(opts(), [&] {
     goro::wait_group wg;
     wg.add(32);
     for (int f = 0; f < 32; f++)
@@ -40,7 +41,7 @@ TEST_P(ThreadState, ErrnoBelongsToTheFiber) {
 // exception being handled stays its own.
 TEST_P(ThreadState, CaughtExceptionSurvivesASwitch) {
   std::atomic<int> wrong{0};
-  goro::run({.procs = GetParam()}, [&] {
+  goro::run(opts(), [&] {
     goro::wait_group wg;
     wg.add(16);
     for (int f = 0; f < 16; f++)
@@ -63,7 +64,6 @@ TEST_P(ThreadState, CaughtExceptionSurvivesASwitch) {
   EXPECT_EQ(wrong.load(), 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Procs, ThreadState, ::testing::Values(1, 2, 4),
-                         goro_test::procs_name);
+GORO_INSTANTIATE_PROCS(ThreadState);
 
 }  // namespace

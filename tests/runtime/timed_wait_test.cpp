@@ -11,6 +11,7 @@
 #include <mutex>
 #include <thread>
 
+#include "runtime_fixture.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -19,10 +20,7 @@ using goro_test::scaled;
 using namespace std::chrono_literals;
 using clk = std::chrono::steady_clock;
 
-class TimedWait : public ::testing::TestWithParam<int> {
- protected:
-  goro::options opts() const { return {.procs = GetParam()}; }
-};
+using TimedWait = goro_test::RuntimeTest;
 
 TEST_P(TimedWait, ConditionVariableTimesOutAndSucceeds) {
   goro::run(opts(), [] {
@@ -206,10 +204,12 @@ TEST_P(TimedWait, MutexTryLockFor) {
   });
 }
 
-INSTANTIATE_TEST_SUITE_P(Procs, TimedWait, ::testing::Values(1, 2, 4), goro_test::procs_name);
+GORO_INSTANTIATE_PROCS(TimedWait);
+
+using TimedWaitThreads = goro_test::FixedRuntimeTest;
 
 // A thread outside the runtime times out on a condition variable too.
-TEST(TimedWaitThreads, ThreadTimedWait) {
+TEST_F(TimedWaitThreads, ThreadTimedWait) {
   goro::mutex m;
   goro::condition_variable cv;
   std::unique_lock<goro::mutex> l(m);

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "runtime_fixture.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -20,10 +21,9 @@ using goro_test::scaled;
 using namespace std::chrono_literals;
 using clk = goro::steady_clock;
 
-class Timers : public ::testing::TestWithParam<int> {
- protected:
-  goro::options opts() const { return {.procs = GetParam()}; }
-};
+using Timers = goro_test::RuntimeTest;
+using TimersStarvation = goro_test::FixedRuntimeTest;
+using TimersThreads = goro_test::FixedRuntimeTest;
 
 // Many sleepers with random deadlines in 0-100 ms from a common start: all
 // wake, none early.
@@ -65,7 +65,7 @@ TEST_P(Timers, SleepForWaitsAtLeastTheDuration) {
 
 // With procs = 1, two fibers handing a value back and forth through runnext
 // do not starve a ticker's receiver.
-TEST(TimersStarvation, TickerTicksDuringARunnextPingPong) {
+TEST_F(TimersStarvation, TickerTicksDuringARunnextPingPong) {
   goro::run({.procs = 1}, [] {
     std::atomic<bool> stop{false};
     goro::chan<int> a, b;
@@ -220,9 +220,9 @@ TEST_P(Timers, NoDeadlockReportWhileSleeping) {
   EXPECT_EQ(v, 5);
 }
 
-INSTANTIATE_TEST_SUITE_P(Procs, Timers, ::testing::Values(1, 2, 4), goro_test::procs_name);
+GORO_INSTANTIATE_PROCS(Timers);
 
-TEST(TimersThreads, SleepOnAPlainThreadSleepsTheThread) {
+TEST_F(TimersThreads, SleepOnAPlainThreadSleepsTheThread) {
   const auto t = clk::now();
   goro::this_fiber::sleep_for(5ms);
   EXPECT_GE(clk::now() - t, 5ms);

@@ -7,14 +7,15 @@
 #include <atomic>
 #include <memory>
 
+#include "runtime_fixture.hpp"
 #include "test_util.hpp"
 
 namespace {
 
-class WaitGroup : public ::testing::TestWithParam<int> {};
+using WaitGroup = goro_test::RuntimeTest;
 
 TEST_P(WaitGroup, WaitReturnsAtOnceAtZero) {
-  goro::run({.procs = GetParam()}, [] {
+  goro::run(opts(), [] {
     goro::wait_group wg;
     wg.wait();
     EXPECT_EQ(wg.count(), 0);
@@ -23,7 +24,7 @@ TEST_P(WaitGroup, WaitReturnsAtOnceAtZero) {
 
 TEST_P(WaitGroup, WakesEveryWaiterAfterAllWorkIsDone) {
   std::atomic<int> work{0}, after{0}, bad{0};
-  goro::run({.procs = GetParam()}, [&] {
+  goro::run(opts(), [&] {
     goro::wait_group wg, waiters;
     wg.add(100);
     waiters.add(10);
@@ -51,7 +52,7 @@ TEST_P(WaitGroup, WakesEveryWaiterAfterAllWorkIsDone) {
 TEST_P(WaitGroup, SafeToDestroyRightAfterWait) {
   const int rounds = static_cast<int>(goro_test::scaled(20000));
   std::atomic<int> done_before_wait_returned{0};
-  goro::run({.procs = GetParam()}, [&] {
+  goro::run(opts(), [&] {
     std::atomic<int> dones{0};
     for (int r = 0; r < rounds; r++) {
       auto wg = std::make_unique<goro::wait_group>();
@@ -75,7 +76,7 @@ TEST_P(WaitGroup, SafeToDestroyRightAfterWait) {
 
 TEST_P(WaitGroup, Reusable) {
   int total = 0;
-  goro::run({.procs = GetParam()}, [&] {
+  goro::run(opts(), [&] {
     goro::wait_group wg;
     for (int round = 0; round < 100; round++) {
       std::atomic<int> n{0};
@@ -92,7 +93,6 @@ TEST_P(WaitGroup, Reusable) {
   EXPECT_EQ(total, 500);
 }
 
-INSTANTIATE_TEST_SUITE_P(Procs, WaitGroup, ::testing::Values(1, 2, 4, 8),
-                         goro_test::procs_name);
+GORO_INSTANTIATE_PROCS(WaitGroup);
 
 }  // namespace

@@ -11,11 +11,12 @@
 #include <random>
 #include <thread>
 
+#include "runtime_fixture.hpp"
 #include "test_util.hpp"
 
 namespace {
 
-class Stress : public ::testing::TestWithParam<int> {};
+using Stress = goro_test::RuntimeTest;
 
 // A random tree of fibers; each node sends its subtree size to its parent.
 std::int64_t node(std::uint64_t seed, int depth) {
@@ -50,7 +51,7 @@ TEST_P(Stress, RandomFiberTrees) {
   for (int it = 0; it < iterations; it++) {
     const std::uint64_t seed = 1234 + it;
     const int depth = 7;
-    const std::int64_t got = goro::run({.procs = GetParam()}, [&] { return node(seed, depth); });
+    const std::int64_t got = goro::run(opts(), [&] { return node(seed, depth); });
     ASSERT_EQ(got, expected(seed, depth)) << "seed " << seed;
   }
 }
@@ -58,7 +59,7 @@ TEST_P(Stress, RandomFiberTrees) {
 TEST_P(Stress, PipelineWithBlockingStages) {
   const std::int64_t n = goro_test::scaled(20000);
   std::int64_t sum = 0;
-  goro::run({.procs = GetParam()}, [&] {
+  goro::run(opts(), [&] {
     goro::chan<std::int64_t> a(16), b, c(3);
     goro::go([&] {
       for (std::int64_t i = 1; i <= n; i++) a.send(i);
@@ -91,7 +92,7 @@ TEST_P(Stress, PipelineWithBlockingStages) {
 TEST_P(Stress, SpawnStorm) {
   const std::int64_t n = goro_test::scaled(1000000);
   std::atomic<std::int64_t> count{0};
-  goro::run({.procs = GetParam()}, [&] {
+  goro::run(opts(), [&] {
     goro::wait_group wg;
     for (int w = 0; w < 4; w++) {
       wg.add(1);
@@ -112,7 +113,6 @@ TEST_P(Stress, SpawnStorm) {
   EXPECT_EQ(count.load(), n / 4 * 4);
 }
 
-INSTANTIATE_TEST_SUITE_P(Procs, Stress, ::testing::Values(1, 2, 4, 8),
-                         goro_test::procs_name);
+GORO_INSTANTIATE_PROCS(Stress);
 
 }  // namespace
