@@ -2,9 +2,9 @@
 // nanoseconds (what std::chrono::steady_clock reads; the public
 // goro::detail::now_ns() is this clock).
 //
-//   now_ns()         precise (a vDSO read, ~20 ns): deadlines, timers,
+//   now_ns()         precise (a vDSO read): deadlines, timers,
 //                    sysmon's looks.
-//   coarse_now_ns()  the same clock at tick resolution (1-4 ms, a few ns to
+//   coarse_now_ns()  the same clock at tick resolution (1-4 ms, cheaper to
 //                    read): the fairness time slice, which only needs to
 //                    tell 10 ms from 0.
 //

@@ -12,7 +12,7 @@
 //             decides what it does next: startm sets its next state and P
 //             before waking it.
 //   spinning  holds a P, has no fiber, and is looking for work (counted in
-//             runtime::nmspinning; sched/idle.cpp, "spinning").
+//             runtime::nmspinning; sched/idle.hpp, "spinning").
 //   running   runs a fiber or the scheduling loop. Usually holds a P; has
 //             none for a moment after sysmon took it, or on its way to idle.
 //   syscall   its fiber is inside goro::blocking (the P, if it still has

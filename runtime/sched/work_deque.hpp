@@ -1,7 +1,7 @@
 // A bounded Chase-Lev work-stealing deque (Chase & Lev 2005, with the C11
 // memory orders of Lê, Pop, Cohen & Zappa Nardelli 2013) holding the
 // continuations of a P: fibers that handed their P to a fiber they just
-// spawned (see spawn.cpp, "work first").
+// spawned (see sched/spawn.cpp, "work first").
 //
 //   * The owner pushes and pops at the bottom: LIFO, so the most recent
 //     spawner resumes first and a fork-join tree runs depth first, with a

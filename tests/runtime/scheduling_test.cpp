@@ -242,7 +242,7 @@ TEST_F(Scheduling, YieldAloneReturns) {
 using ShortStack = goro_test::RuntimeTest;
 
 // A fiber parked with less stack left than a direct switch wants for the
-// runtime's work on top of it (park.cpp, direct_headroom) is resumed
+// runtime's work on top of it (sched/switch.cpp, direct_headroom) is resumed
 // through g0 instead: it must wake with its value and its frames intact,
 // every time, and never be lost (a lost fiber ends in a deadlock report).
 TEST_P(ShortStack, ParkedDeepFiberIsResumedIntact) {
