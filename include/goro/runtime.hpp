@@ -22,8 +22,9 @@ struct options {
   // affinity mask, capped by a cgroup v1/v2 CPU quota, rounded up).
   int procs = 0;
   // Default stack size of every fiber (address space; pages are committed
-  // lazily by the kernel). 0 = 256 KiB. Rounded up to whole pages; one more
-  // guard page below the stack catches overflows.
+  // lazily by the kernel). 0 = 256 KiB. Rounded up to whole pages (at least
+  // 16 KiB); an inaccessible guard region below the stack (16 KiB of address
+  // space, runtime/fiber/stack.hpp) catches overflows.
   std::size_t stack_size = 0;
   // sysmon's period (sysmon retakes the P of a blocking call or of a fiber
   // that ran 10 ms while others wait; see docs/design.md). 0 = the
