@@ -8,10 +8,11 @@
 namespace goro {
 
 namespace detail {
-// Go's entersyscallblock / exitsyscall. enter hands the caller's P to
-// another M (or to the idle list) so other fibers keep running; exit takes a
-// P back (the old one if still idle, else any idle one, else the fiber waits
-// on the global queue). Must be paired on the same fiber.
+// Go's entersyscall / exitsyscall. enter keeps the caller's P, marked, and
+// sysmon hands it to another M if the call lasts, so other fibers keep
+// running; exit takes a P back (the old one if sysmon did not take it or it
+// is idle, else any idle one, else the fiber waits on the global queue).
+// Must be paired on the same fiber.
 void enter_blocking();
 void exit_blocking();
 }  // namespace detail

@@ -15,6 +15,7 @@
 
 #include "goro/detail/chan_core.hpp"
 #include "os/rand.hpp"
+#include "sched/caller.hpp"
 #include "sched/m.hpp"
 
 namespace goro::detail {
@@ -22,7 +23,7 @@ namespace goro::detail {
 namespace {
 
 std::uint32_t random_u32() noexcept {
-  if (rt::M* m = rt::current_m()) return m->rng.next();
+  if (rt::M* m = rt::classify().m) return m->rng.next();
   // A thread outside the runtime: its own state.
   thread_local rt::xorshift x = rt::xorshift::seeded(reinterpret_cast<std::uintptr_t>(&x));
   return x.next();

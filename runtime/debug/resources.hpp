@@ -4,8 +4,8 @@
 // deadlock with options::throw_on_deadlock (its blocked fibers' stacks are
 // kept on purpose). The test fixture checks them after every test.
 //
-// The one piece of process-wide mutable state in the scheduler, and it is
-// diagnostic only: nothing reads it to make a decision.
+// Process-wide, and diagnostic only: nothing reads it to make a decision
+// (docs/design.md lists what else is process-wide).
 #pragma once
 
 #include <atomic>

@@ -1,5 +1,5 @@
-// The Linux futex, the one place goro sleeps in the kernel: idle Ms (note)
-// and contended runtime locks (mutex) wait here.
+// The Linux futex: idle Ms (note), contended runtime locks (futex_lock),
+// sysmon and threads blocked in a parker wait here.
 #pragma once
 
 #include <time.h>

@@ -5,6 +5,9 @@
 //   thread    a thread that is not an M of any runtime (m and g null).
 //   g0        an M on its scheduler stack: the scheduling loop, a timer's
 //             fire callback run by it, a park's unlock callback (g null).
+//             (After a direct switch, a park's unlock runs on the next
+//             fiber's stack instead, and classifies as that fiber; ready()
+//             tells the two apart by M::in_rt.)
 //   fiber     a fiber running its own code (g->status running). It may park.
 //   blocking  a fiber inside goro::blocking (g->status syscall): its thread
 //             may be given away, so it must block the thread, never park.

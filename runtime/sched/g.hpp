@@ -16,9 +16,15 @@
 //   syscall   executing inside goro::blocking on its M, whose P (if it still
 //             has one) sysmon may take (sched/syscall.cpp).
 //
-//   dead -> runnable (newproc) -> running (execute) -> runnable (yield,
-//   handoff) | waiting (park) -> runnable (ready) | syscall (enter_blocking)
-//   -> running (exit_blocking) | runnable (no P to return to) | dead (goexit)
+//   dead     -> runnable  newproc (prepare_fiber)
+//   runnable -> running   execute (start_running)
+//   running  -> runnable  yield, handoff (spawn), rejoin (sysmon took its P
+//                         and no P is idle)
+//   running  -> waiting   park;        waiting -> runnable   ready
+//   running  -> syscall   enter_blocking
+//   syscall  -> running   exit_blocking;  syscall -> runnable  exit_blocking
+//                         with no P to return to
+//   running  -> dead      goexit (the fiber's function returned)
 //
 // Every transition goes through casgstatus, which checks the `from` state
 // and dies loudly with the caller's name otherwise.

@@ -11,13 +11,18 @@
 //             timer_start's retime, or the M itself after a timed sleep)
 //             decides what it does next: startm sets its next state and P
 //             before waking it.
-//   spinning  holds a P, has no fiber, and is looking for work (counted in
-//             runtime::nmspinning; sched/idle.hpp, "spinning").
+//   spinning  has no fiber and is looking for work (counted in
+//             runtime::nmspinning; sched/idle.hpp, "spinning"). Holds a P,
+//             except just before it gets one (a new M that newm started
+//             spinning, before mstart's acquirep) and just after giving it
+//             up (find_runnable, before it stops spinning).
 //   running   runs a fiber or the scheduling loop. Usually holds a P; has
 //             none for a moment after sysmon took it, or on its way to idle.
 //   syscall   its fiber is inside goro::blocking (the P, if it still has
 //             one, is in state syscall and sysmon may take it).
 //
+//   An M is born (allocm) spare, running (m0, or started on a P) or spinning
+//   (started on a P by wakep). Then:
 //   spare -> idle (stopm); running -> idle (stopm); idle -> running | spinning
 //   (startm, or a timed-out sleeper that takes a P itself); running <->
 //   spinning (find_runnable, reset_spinning); running <-> syscall

@@ -35,6 +35,8 @@ void bad_pstatus(const P* p, pstatus seen, pstatus from, pstatus to, const char*
 void acquirep(M* m, P* p) {
   GORO_CHECK(m->p == nullptr, "M already holds a P");
   GORO_CHECK(p->m == nullptr, "P already held by another M");
+  // From idle (off the idle list) or taken (handed over by handoffp);
+  // anything else dies in the check.
   const pstatus from = p->status.load(std::memory_order_relaxed);
   caspstatus(p, from == pstatus::taken ? pstatus::taken : pstatus::idle, pstatus::running, "acquirep");
   m->p = p;

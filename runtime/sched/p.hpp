@@ -7,7 +7,8 @@
 //   running  held by p->m, which runs a fiber or the scheduling loop; the
 //            owner's fields below are that M's.
 //   syscall  held by p->m, whose fiber is inside goro::blocking. sysmon may
-//            take it (sched/retake.hpp) once the call has lasted a tick.
+//            take it (sched/retake.hpp) once the call has lasted a tick, or
+//            at once when the fiber's time slice is over while others wait.
 //   taken    sysmon took it from its M (retake) and is handing it to another
 //            M or to the idle list (handoffp); no M. The old M finds out at
 //            its next runtime call.

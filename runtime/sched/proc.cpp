@@ -22,6 +22,7 @@
 #include "debug/overflow.hpp"
 #include "goro/runtime.hpp"
 #include "os/membarrier.hpp"
+#include "sched/caller.hpp"
 #include "sched/g.hpp"
 #include "sched/idle.hpp"
 #include "sched/m.hpp"
@@ -144,7 +145,7 @@ namespace detail {
 
 void run_main(const options& opts, void (*fn)(void*), void* arg, std::source_location where) {
   using namespace rt;
-  if (current_m() != nullptr) throw std::logic_error("goro::run: called from inside a goro runtime");
+  if (classify().kind != caller_kind::thread) throw std::logic_error("goro::run: called from inside a goro runtime");
   if (opts.procs < 0) throw std::invalid_argument("goro::run: options::procs must be >= 0");
   const int procs = opts.procs > 0 ? opts.procs : default_procs();
 

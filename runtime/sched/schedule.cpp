@@ -236,7 +236,11 @@ void handle_action(M* m, G* g) {
       // g returned from goro::blocking (or found that sysmon took its P,
       // syscall.cpp rejoin) and found no idle P. It waits on the global
       // queue; this M, with no P, goes idle.
-      casgstatus(g, a == m_action::rejoin ? gstatus::running : gstatus::syscall, gstatus::runnable, "exit_blocking");
+      if (a == m_action::rejoin) {
+        casgstatus(g, gstatus::running, gstatus::runnable, "rejoin");
+      } else {
+        casgstatus(g, gstatus::syscall, gstatus::runnable, "exit_blocking");
+      }
       g->m = nullptr;
       std::lock_guard<futex_lock> l(rt->lock);
       if (P* p = pidleget(rt)) {

@@ -4,6 +4,7 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "debug/fatal.hpp"
 #include "goro/blocking.hpp"
 #include "sched/caller.hpp"
 #include "sched/g.hpp"
@@ -56,8 +57,10 @@ void enter_blocking() {
 }
 
 void exit_blocking() {
-  M* m = current_m();
-  G* g = m->curg;
+  const caller c = classify();
+  if (c.kind != caller_kind::blocking) fatal("goro::detail::exit_blocking", "not inside goro::blocking");
+  M* m = c.m;
+  G* g = c.g;
   runtime* rt = m->rt;
   P* oldp = g->syscall_oldp;
   g->syscall_oldp = nullptr;

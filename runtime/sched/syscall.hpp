@@ -2,7 +2,7 @@
 // fiber getting a P back after sysmon took its own (rejoin).
 //
 // enter_blocking keeps the P, marked (P state syscall, M state syscall), so
-// that a short call costs two stores; sysmon takes the P and hands it to
+// that a short call costs a few plain stores and no lock; sysmon takes the P and hands it to
 // another M if the call lasts (sysmon.cpp). exit_blocking takes the old P
 // back if sysmon did not take it (fast path), else the old P if it went
 // idle, else any idle P, else the fiber waits on the global queue and its

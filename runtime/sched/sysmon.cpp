@@ -177,7 +177,9 @@ look retake(runtime* rt, std::vector<watch>& w, std::int64_t now) {
     const bool took = try_take_p(p, p->owner.load(std::memory_order_relaxed), own);
     if (took) {
       // The P is ours: its old M finds out at its next runtime call. Its
-      // state is stable now (only an owner inside the runtime changes it).
+      // state (running or syscall) is stable now: only an owner inside the
+      // runtime changes it, and it may have changed since our look, so it is
+      // read here; the transition check rejects any other state.
       caspstatus(p, p->status.load(std::memory_order_relaxed), pstatus::taken, "retake");
       p->owner.store(nullptr, std::memory_order_relaxed);
       p->m = nullptr;

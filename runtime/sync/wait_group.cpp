@@ -139,7 +139,7 @@ bool wait_group::wait_until_ns(std::int64_t deadline) {
       continue;
     }
     // The counter reached zero in our generation: that add() is on its way
-    // to take the list (with us in it, not to be woken: our claim is 2)
+    // to take the list (with us in it, not to be woken: our claim is timed_out)
     // under lock_. Let it.
     lock_.unlock();
     if (p.g != nullptr) {

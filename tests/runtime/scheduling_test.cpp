@@ -29,8 +29,14 @@ int yield_round_robin_lead(int n, int rounds) {
   goro::run({.procs = 1, .sysmon_tick = std::chrono::microseconds(-1)}, [&] {
     goro::wait_group wg;
     wg.add(n);
+    // Every fiber waits at the gate until all exist: a fiber that started
+    // while the others were still being spawned would be ahead of fibers
+    // that did not exist yet, which says nothing about the run queue.
+    goro::wait_group gate;
+    gate.add(1);
     for (int f = 0; f < n; f++) {
       goro::go([&, f] {
+        gate.wait();
         for (int r = 0; r < rounds; r++) {
           progress[f]++;
           int lo = progress[0];
@@ -41,6 +47,7 @@ int yield_round_robin_lead(int n, int rounds) {
         wg.done();
       });
     }
+    gate.done();
     wg.wait();
   });
   for (int f = 0; f < n; f++) EXPECT_EQ(progress[f], rounds) << "fiber " << f;

@@ -1,7 +1,8 @@
-// A small test-and-test-and-set lock for the runtime's short critical
-// sections (channel and wait-group state). Not a fiber mutex: holders never
-// park while holding it, except through goro::detail::park, which releases
-// it on the scheduler stack after the fiber has switched out.
+// A small test-and-test-and-set lock for short critical sections of the
+// primitives (channels, the semaphore, condition variables, wait groups,
+// contexts, timers). Not a fiber mutex: holders never park while holding it,
+// except through a parker (detail/wait.hpp), whose unlock callback releases
+// it once the fiber has switched out (on g0, or on the next fiber's stack).
 #pragma once
 
 #include <atomic>
