@@ -46,7 +46,6 @@ class sema {
   void release(std::uint64_t n = 1) noexcept;
 
  private:
-  static void unlock_fn(void* l) noexcept;
 
   spinlock lock_;
   std::uint64_t tokens_ = 0;  // under lock_
@@ -210,7 +209,6 @@ class condition_variable {
   // Queue the caller, release the user's lock, block.
   void wait_impl(void (*unlock)(void*), void* lock);
   bool wait_until_impl(void (*unlock)(void*), void* lock, std::int64_t deadline);
-  static void unlock_fn(void* l) noexcept;
 
   detail::spinlock lock_;
   detail::wait_list waiters_;  // FIFO, under lock_
@@ -304,7 +302,6 @@ class wait_group {
   }
 
  private:
-  static void unlock_fn(void* l);
   bool wait_until_ns(std::int64_t deadline);
   // Register as a waiter (false: the counter is already zero); *gen gets
   // the generation registered in.

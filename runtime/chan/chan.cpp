@@ -8,7 +8,7 @@ namespace goro::detail {
 
 bool chan_core::block(waiter& w, bool is_send) {
   (is_send ? sendq : recvq).push_back(&w);
-  parker_block(*w.who, is_send ? wait_reason::chan_send : wait_reason::chan_recv, &unlock_fn, this);
+  parker_block(*w.who, is_send ? wait_reason::chan_send : wait_reason::chan_recv, &spinlock::unlock_fn, &lock);
   // Written by the partner before it woke us (ordered by the wake-up).
   return w.ok;
 }

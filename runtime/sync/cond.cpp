@@ -11,8 +11,6 @@ condition_variable::~condition_variable() {
   if (!waiters_.empty()) rt::fatal("goro::condition_variable", "destroyed while fibers wait on it");
 }
 
-void condition_variable::unlock_fn(void* l) noexcept { static_cast<detail::spinlock*>(l)->unlock(); }
-
 void condition_variable::wait_impl(void (*unlock)(void*), void* user_lock) {
   detail::parker p;
   detail::parker_init(p);
@@ -24,7 +22,7 @@ void condition_variable::wait_impl(void (*unlock)(void*), void* user_lock) {
   // state under that lock finds us. (User unlocks never block; goro::mutex
   // at most wakes a waiter.)
   unlock(user_lock);
-  detail::parker_block(p, detail::wait_reason::cond, &unlock_fn, &lock_);
+  detail::parker_block(p, detail::wait_reason::cond, &detail::spinlock::unlock_fn, &lock_);
 }
 
 bool condition_variable::wait_until_impl(void (*unlock)(void*), void* user_lock, std::int64_t deadline) {
@@ -36,7 +34,7 @@ bool condition_variable::wait_until_impl(void (*unlock)(void*), void* user_lock,
   lock_.lock();
   waiters_.push_back(&w);
   unlock(user_lock);
-  if (detail::parker_block_until(p, deadline, detail::wait_reason::cond, &unlock_fn, &lock_)) return true;
+  if (detail::parker_block_until(p, deadline, detail::wait_reason::cond, &detail::spinlock::unlock_fn, &lock_)) return true;
   // The timeout won: notifiers skip us; leave the queue.
   lock_.lock();
   waiters_.remove(&w);

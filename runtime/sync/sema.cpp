@@ -13,8 +13,6 @@ sema::~sema() {
   if (!waiters_.empty()) rt::fatal("goro::detail::sema", "destroyed while fibers wait on it");
 }
 
-void sema::unlock_fn(void* l) noexcept { static_cast<spinlock*>(l)->unlock(); }
-
 void sema::acquire(wait_reason why, bool lifo) {
   lock_.lock();
   if (tokens_ > 0) {
@@ -28,7 +26,7 @@ void sema::acquire(wait_reason why, bool lifo) {
   w.who = &p;
   if (lifo) waiters_.push_front(&w); else waiters_.push_back(&w);
   // Woken by release(), which gave us its token.
-  parker_block(p, why, &unlock_fn, &lock_);
+  parker_block(p, why, &spinlock::unlock_fn, &lock_);
 }
 
 bool sema::acquire_until(wait_reason why, std::int64_t deadline) {
@@ -48,7 +46,7 @@ bool sema::acquire_until(wait_reason why, std::int64_t deadline) {
   w.who = &p;
   w.must_claim = true;
   waiters_.push_back(&w);
-  if (parker_block_until(p, deadline, why, &unlock_fn, &lock_)) return true;  // release() claimed us: a token
+  if (parker_block_until(p, deadline, why, &spinlock::unlock_fn, &lock_)) return true;  // release() claimed us: a token
   // Timed out: release() skips us (its claim fails); leave the queue.
   lock_.lock();
   waiters_.remove(&w);

@@ -32,8 +32,6 @@ wait_group::~wait_group() {
   if (!waiters_.empty()) rt::fatal("goro::wait_group::~wait_group", "destroyed while fibers wait on it");
 }
 
-void wait_group::unlock_fn(void* l) { static_cast<detail::spinlock*>(l)->unlock(); }
-
 void wait_group::add(std::int64_t delta) {
   if (delta > INT32_MAX || delta < INT32_MIN) rt::fatal("goro::wait_group::add", "delta out of range");
   const std::uint64_t d = static_cast<std::uint64_t>(delta) << 32;
@@ -92,7 +90,7 @@ void wait_group::wait() {
   detail::waiter me;
   me.who = &p;
   waiters_.push_back(&me);
-  detail::parker_block(p, detail::wait_reason::wait_group, &unlock_fn, &lock_);
+  detail::parker_block(p, detail::wait_reason::wait_group, &detail::spinlock::unlock_fn, &lock_);
 }
 
 bool wait_group::wait_until_ns(std::int64_t deadline) {
@@ -111,7 +109,7 @@ bool wait_group::wait_until_ns(std::int64_t deadline) {
   me.must_claim = true;
   waiters_.push_back(&me);
   if (deadline > detail::now_ns()) {
-    if (detail::parker_block_until(p, deadline, detail::wait_reason::wait_group, &unlock_fn, &lock_))
+    if (detail::parker_block_until(p, deadline, detail::wait_reason::wait_group, &detail::spinlock::unlock_fn, &lock_))
       return true;  // released by the zero-drop
     lock_.lock();
   } else {

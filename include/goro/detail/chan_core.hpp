@@ -40,8 +40,6 @@ struct chan_core {
 
   chan_core(std::size_t capacity, const chan_ops* o) noexcept : cap(capacity), ops(o) {}
 
-  static void unlock_fn(void* c) noexcept { static_cast<chan_core*>(c)->lock.unlock(); }
-
   // Queue `w` (which has `who` and `elem` set) on the send or receive queue
   // and block until a partner or close() wakes it. Called with the lock
   // held; returns with it released. Returns w->ok.

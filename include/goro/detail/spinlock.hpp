@@ -32,6 +32,9 @@ class spinlock {
   // The release store is the last access to *this: an owner that unlocks may
   // race with another fiber destroying the object right after it locks it.
   void unlock() noexcept { locked_.store(false, std::memory_order_release); }
+  // unlock() as a parker's unlock callback (detail/wait.hpp): arg is the
+  // spinlock.
+  static void unlock_fn(void* lock) noexcept { static_cast<spinlock*>(lock)->unlock(); }
 
  private:
   // Test-and-test-and-set with exponential backoff (Anderson 1990): after
