@@ -197,18 +197,19 @@ void handle_action(M* m, G* g) {
   switch (a) {
     case m_action::yield:
       casgstatus(g, gstatus::running, gstatus::runnable, "yield");
-      // To our ring's tail, unless fibers wait on the global queue (where
-      // a full ring overflows to): then behind them, as Go queues every
-      // yielder. On the ring, a yielder would run again and again before
-      // them, since the global queue is looked at only every 61st pick.
-      if (m->p && rt->runq.size() == 0) {
+      // To our ring's tail (Tokio defers a yielder to its local queue the
+      // same way; Go puts it on the global queue). With more yielders than
+      // the ring holds, those that overflowed to the global queue get a turn
+      // every 61st pick, so fairness is bounded but not round-robin
+      // (docs/design.md, "Fairness").
+      if (m->p) {
         runq_put(m->p, g, false);
       } else {
         {
           std::lock_guard<futex_lock> l(rt->lock);
           globrunq_put(rt, g);
         }
-        if (!m->p) wakep(rt);
+        wakep(rt);
       }
       return;
     case m_action::park: {
