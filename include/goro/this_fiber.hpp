@@ -5,8 +5,12 @@
 
 namespace goro::this_fiber {
 
-// Give up the processor: the calling fiber goes to the back of its P's run
-// queue and other runnable fibers run first (Go's runtime.Gosched).
+// Give up the processor (Go's runtime.Gosched): the calling fiber goes to
+// the back of its P's local run queue, and the fibers queued there run
+// first. Fibers that overflowed to the global queue (more runnable fibers
+// than a local queue holds, 256) get a turn at least every 61 scheduling
+// decisions, so nobody starves, but beyond that size the order is not
+// round-robin.
 // Throws std::logic_error when the caller is not a fiber.
 void yield();
 
