@@ -23,8 +23,10 @@ struct options {
   int procs = 0;
   // Default stack size of every fiber (address space; pages are committed
   // lazily by the kernel). 0 = 256 KiB. Rounded up to whole pages (at least
-  // 16 KiB); an inaccessible guard region below the stack (16 KiB of address
-  // space, runtime/fiber/stack.hpp) catches overflows.
+  // 16 KiB). Below each stack, 64 KiB of inaccessible address space catch an
+  // overflow, which ends the process with a message naming the fiber; frames
+  // larger than that are caught too in code built with
+  // -fstack-clash-protection, which linking goro::goro adds.
   std::size_t stack_size = 0;
   // sysmon's period (sysmon retakes the P of a blocking call or of a fiber
   // that ran 10 ms while others wait; see docs/design.md). 0 = the

@@ -16,9 +16,13 @@
 
 namespace goro::rt {
 
-// Bytes of inaccessible address space below every stack. Larger than one
-// page so that a frame of a few KiB that skips a single page still faults.
-inline constexpr std::size_t stack_guard_size = 16 * 1024;
+// Bytes of inaccessible address space below every stack (address space
+// only: it costs no memory). A function touches its frame wherever it
+// likes, so a frame larger than the guard could step over it into the
+// neighbouring stack; 64 KiB covers frames up to that size from code built
+// without stack probing, and goro::goro passes -fstack-clash-protection to
+// the code that links it, which probes larger frames page by page.
+inline constexpr std::size_t stack_guard_size = 64 * 1024;
 
 struct stack {
   char* guard = nullptr;   // lowest address: the guard region
