@@ -58,9 +58,7 @@ void checkdead(runtime* rt) {
     finish_locked(rt);
     return;
   }
-  std::fprintf(stderr, "goro: fatal: %s", report.c_str());
-  std::fflush(stderr);
-  std::abort();
+  die(("goro: fatal: " + report).c_str());  // flushes stdio first (debug/fatal.hpp)
 }
 
 }  // namespace goro::rt

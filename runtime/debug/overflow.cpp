@@ -49,6 +49,10 @@ void on_segv(int sig, siginfo_t* info, void* uctx) {
     put("); its stack is ");
     put_u64(g->stk.usable);
     put(" bytes (raise it with goro::spawn_options::stack_size or goro::options::stack_size)\n");
+    // What the program printed to a redirected stdout, after the message
+    // (a flush that faults cannot lose it then): debug/fatal.cpp says when
+    // this is safe in a signal handler and what it skips.
+    flush_stdio_in_signal_handler();
     // Die of this signal: with the default action restored, returning
     // re-executes the faulting access.
     signal(SIGSEGV, SIG_DFL);

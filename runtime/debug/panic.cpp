@@ -7,6 +7,7 @@
 #include <exception>
 #include <typeinfo>
 
+#include "debug/fatal.hpp"
 #include "sched/g.hpp"
 
 namespace goro::rt {
@@ -23,14 +24,14 @@ void report_uncaught_exception(G* g) noexcept {
     what = e.what();
   } catch (...) {
   }
-  std::fprintf(stderr,
-               "goro: fatal: uncaught exception in fiber %llu (created at %s:%u in %s)\n"
-               "  exception of type %s: %s\n",
-               static_cast<unsigned long long>(g->goid), g->created_at.file_name(),
-               static_cast<unsigned>(g->created_at.line()), g->created_at.function_name(),
-               type ? type : "(unknown)", what);
-  std::fflush(stderr);
-  std::abort();
+  char text[2048];
+  std::snprintf(text, sizeof text,
+                "goro: fatal: uncaught exception in fiber %llu (created at %s:%u in %s)\n"
+                "  exception of type %s: %s\n",
+                static_cast<unsigned long long>(g->goid), g->created_at.file_name(),
+                static_cast<unsigned>(g->created_at.line()), g->created_at.function_name(),
+                type ? type : "(unknown)", what);
+  die(text);  // flushes stdio first (debug/fatal.hpp)
 }
 
 }  // namespace goro::rt

@@ -13,6 +13,14 @@
 
 #include <stdexcept>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <future>
+#include <iterator>
+
 #include "goro/detail/config.hpp"
 
 namespace {
@@ -183,6 +191,149 @@ TEST_F(Deadlock, ThrowOptionThrowsTheReport) {
   ASSERT_NE(r, std::string::npos) << what;
   EXPECT_GE(std::stol(what.substr(r + 15)), 29) << what;
   EXPECT_EQ(goro::run([] { return 3; }), 3);
+}
+
+// ---- stdio is flushed before goro ends the process -------------------------
+//
+// The child sends stdout to a file (freopen: a regular file makes it fully
+// buffered), prints a line and dies; abort() alone would drop the buffer.
+// The parent then reads the file. The file lives in the test's working
+// directory (the build tree), named after the test, so parallel runs of
+// different builds do not share it.
+
+std::string flush_file(const char* name) { return std::string("goro-flush-") + name + ".out"; }
+
+void stdout_to(const std::string& path) {
+  std::fflush(stdout);
+  if (std::freopen(path.c_str(), "w", stdout) == nullptr) std::abort();
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path);
+  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+class FlushBeforeDeath : public Death {
+ protected:
+  void SetUp() override {
+    Death::SetUp();
+    path_ = flush_file(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::remove(path_.c_str());
+  }
+  void TearDown() override {
+    std::remove(path_.c_str());
+    Death::TearDown();
+  }
+  std::string path_;
+};
+
+TEST_F(FlushBeforeDeath, Fatal) {
+  EXPECT_DEATH(
+      {
+        stdout_to(path_);
+        goro::run({.procs = 2}, [] {
+          std::printf("line before fatal\n");
+          goro::wait_group wg;
+          wg.done();
+        });
+      },
+      "negative counter");
+  EXPECT_EQ(read_file(path_), "line before fatal\n");
+}
+
+TEST_F(FlushBeforeDeath, UncaughtException) {
+  EXPECT_DEATH(
+      {
+        stdout_to(path_);
+        goro::run({.procs = 2}, [] {
+          goro::wait_group wg;
+          wg.add(1);
+          goro::go([] {
+            std::printf("line before the exception\n");
+            throw std::runtime_error("kaboom");
+          });
+          wg.wait();
+        });
+      },
+      "uncaught exception");
+  EXPECT_EQ(read_file(path_), "line before the exception\n");
+}
+
+TEST_F(FlushBeforeDeath, DeadlockReport) {
+  EXPECT_DEATH(
+      {
+        stdout_to(path_);
+        goro::run({.procs = 2}, [] {
+          std::printf("line before the deadlock\n");
+          goro::chan<int> never;
+          never.recv();
+        });
+      },
+      "all fibers are asleep");
+  EXPECT_EQ(read_file(path_), "line before the deadlock\n");
+}
+
+TEST_F(FlushBeforeDeath, StackOverflow) {
+#if GORO_ASAN
+  GTEST_SKIP() << "AddressSanitizer reports stack overflows itself";
+#endif
+  EXPECT_DEATH(
+      {
+        stdout_to(path_);
+        goro::run({.procs = 1}, [] {
+          goro::wait_group wg;
+          wg.add(1);
+          goro::go(goro::spawn_options{.stack_size = 64 << 10}, [&] {
+            std::printf("line before the overflow\n");
+            char c = 0;
+            recurse(&c, 0);
+            wg.done();
+          });
+          wg.wait();
+        });
+      },
+      "stack overflow in fiber");
+  EXPECT_EQ(read_file(path_), "line before the overflow\n");
+}
+
+// Streams other than stdout and stderr (fflush(nullptr), on a helper thread).
+TEST_F(FlushBeforeDeath, OtherStreams) {
+  EXPECT_DEATH(
+      {
+        goro::run({.procs = 1}, [this] {
+          std::FILE* log = std::fopen(path_.c_str(), "w");
+          if (log == nullptr) std::abort();
+          std::fprintf(log, "line in a log file\n");
+          goro::wait_group wg;
+          wg.done();
+        });
+      },
+      "negative counter");
+  EXPECT_EQ(read_file(path_), "line in a log file\n");
+}
+
+// A thread that holds stdout's lock for good cannot hang the dying process:
+// stdout is skipped after a bounded wait, the report still comes.
+TEST_F(FlushBeforeDeath, StdoutLockedForGoodDoesNotHang) {
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_DEATH(
+      {
+        stdout_to(path_);
+        std::promise<void> locked;
+        std::thread holder([&] {
+          flockfile(stdout);
+          locked.set_value();
+          for (;;) pause();
+        });
+        holder.detach();
+        locked.get_future().wait();
+        goro::run({.procs = 1}, [] {
+          goro::wait_group wg;
+          wg.done();
+        });
+      },
+      "negative counter");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
 }
 
 }  // namespace
