@@ -10,6 +10,7 @@
 #if GORO_ASAN
 #include <sanitizer/lsan_interface.h>
 #endif
+#include "sched/fiber_local.hpp"
 #include "sched/p.hpp"
 #include "sched/runtime.hpp"
 
@@ -60,6 +61,7 @@ void destroy_g(runtime* rt, G* g, bool unlink) {
     if (g->allnext) g->allnext->allprev = g->allprev;
   }
   destroy_fiber_annotation(g->ctx.tsan_fiber);
+  free_fiber_local_slots(g);
   stack s = g->stk;
   g->~G();
   rt->stacks.release(s);

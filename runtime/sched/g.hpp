@@ -43,6 +43,7 @@ namespace goro::rt {
 struct M;
 struct P;
 struct runtime;
+struct fiber_local_slot;
 
 enum class gstatus : std::uint32_t { dead, runnable, running, waiting, syscall };
 const char* to_string(gstatus s) noexcept;
@@ -72,6 +73,11 @@ struct alignas(64) G {
   void* park_arg = nullptr;
 
   P* syscall_oldp = nullptr;  // the P it held when it entered goro::blocking
+
+  // goro::fiber_local values, indexed by fiber_local id (sched/fiber_local.hpp).
+  // The fiber's own: touched only by the fiber itself, and freed with the G.
+  fiber_local_slot* locals = nullptr;
+  std::uint32_t nlocals = 0;
 
   stack stk;  // the mapping this G lives in
 

@@ -6,6 +6,7 @@
 #include "debug/panic.hpp"
 #include "goro/detail/config.hpp"
 #include "sched/fairness.hpp"
+#include "sched/fiber_local.hpp"
 #include "sched/g.hpp"
 #include "sched/m.hpp"
 #include "sched/p.hpp"
@@ -135,6 +136,9 @@ void fiber_main(transfer_t t) {
   g->fresh = false;
   try {
     g->entry(g->entry_arg);
+    // Its goro::fiber_local values, on the fiber itself (destructors may
+    // use goro), before the G is given back.
+    if (g->nlocals != 0) destroy_fiber_locals(g);
   } catch (...) {
     report_uncaught_exception(g);
   }
