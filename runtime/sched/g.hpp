@@ -74,6 +74,12 @@ struct alignas(64) G {
 
   P* syscall_oldp = nullptr;  // the P it held when it entered goro::blocking
 
+  // lock_os_thread (sched/lockedm.hpp): the M this fiber is locked to, and
+  // the nesting count. Written by the fiber itself; read by whoever takes
+  // it off a run queue (ordered by the queue's hand-off).
+  M* lockedm = nullptr;
+  std::uint32_t lockcount = 0;
+
   // goro::fiber_local values, indexed by fiber_local id (sched/fiber_local.hpp).
   // The fiber's own: touched only by the fiber itself, and freed with the G.
   fiber_local_slot* locals = nullptr;

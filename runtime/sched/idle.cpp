@@ -252,6 +252,14 @@ void finish_locked(runtime* rt) {
     idle->park.wakeup();
     idle = next;
   }
+  // Ms asleep for a locked fiber (a deadlock in throw mode), and m0
+  // retired: the wake-up that answers their sleep (sched/lockedm.hpp).
+  for (auto& m : rt->allm) {
+    if (!m->lockwait) continue;
+    m->lockwait = false;
+    rt->nmidlelocked--;
+    m->park.wakeup();
+  }
 }
 
 }  // namespace goro::rt

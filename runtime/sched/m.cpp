@@ -24,6 +24,8 @@ const char* to_string(mstatus s) noexcept {
     case mstatus::spinning: return "spinning";
     case mstatus::running: return "running";
     case mstatus::syscall: return "blocking call";
+    case mstatus::locked: return "locked, waiting for its fiber";
+    case mstatus::retired: return "retired";
   }
   return "?";
 }
@@ -33,8 +35,12 @@ bool mstatus_transition_ok(mstatus from, mstatus to) noexcept {
     case mstatus::spare: return to == mstatus::idle;
     case mstatus::idle: return to == mstatus::running || to == mstatus::spinning;
     case mstatus::spinning: return to == mstatus::running;
-    case mstatus::running: return to == mstatus::idle || to == mstatus::spinning || to == mstatus::syscall;
+    case mstatus::running:
+      return to == mstatus::idle || to == mstatus::spinning || to == mstatus::syscall || to == mstatus::locked ||
+             to == mstatus::retired;
     case mstatus::syscall: return to == mstatus::running;
+    case mstatus::locked: return to == mstatus::running;
+    case mstatus::retired: return false;
   }
   return false;
 }

@@ -20,13 +20,19 @@
 //             none for a moment after sysmon took it, or on its way to idle.
 //   syscall   its fiber is inside goro::blocking (the P, if it still has
 //             one, is in state syscall and sysmon may take it).
+//   locked    its locked fiber (lockedg, sched/lockedm.hpp) is not running:
+//             asleep on its note, without a P, until the fiber is handed
+//             back with one (startlockedm). The M itself.
+//   retired   its locked fiber ended while locked: its thread exits (m0:
+//             sleeps until the runtime is done). Final. The M itself.
 //
 //   An M is born (allocm) spare, running (m0, or started on a P) or spinning
 //   (started on a P by wakep). Then:
 //   spare -> idle (stopm); running -> idle (stopm); idle -> running | spinning
 //   (startm, or a timed-out sleeper that takes a P itself); running <->
 //   spinning (find_runnable, reset_spinning); running <-> syscall
-//   (enter_blocking / exit_blocking).
+//   (enter_blocking / exit_blocking); running <-> locked (stoplockedm);
+//   running -> retired (mretire).
 //
 // casmstatus checks each transition (the `from` state, and that the pair is
 // one of the above) and dies with the caller's name otherwise.
@@ -50,7 +56,7 @@ struct G;
 struct P;
 struct runtime;
 
-enum class mstatus : std::uint8_t { spare, idle, spinning, running, syscall };
+enum class mstatus : std::uint8_t { spare, idle, spinning, running, syscall, locked, retired };
 const char* to_string(mstatus s) noexcept;
 
 // What a fiber that switched out asked the runtime to do with it (on g0, or
@@ -77,7 +83,14 @@ struct M {
   m_action action = m_action::none;
   G* switched_from = nullptr;  // a direct switch's old fiber (sched/switch.cpp)
   bool started_directly = false;  // ... and its new fiber starts afresh (fiber_main)
-  note park;             // idle Ms sleep here
+  note park;             // idle Ms sleep here (and locked ones, sched/lockedm.hpp)
+  // lock_os_thread (sched/lockedm.hpp). lockedg: the fiber this M belongs
+  // to; written by that fiber on this M, read by this M's g0. lockwait:
+  // asleep for it (or m0 retired), counted in runtime::nmidlelocked; under
+  // the sched lock. retire: its locked fiber ended; this M's own.
+  G* lockedg = nullptr;
+  bool lockwait = false;
+  bool retire = false;
   bool retime = false;   // woken to recompute its timed sleep (under the sched lock)
   M* link = nullptr;     // idle list, under the sched lock
   std::thread thread;    // empty for m0 (the thread that called run)

@@ -56,7 +56,8 @@ void ready(G* g) noexcept {
     // waking an M for it costs a futex round trip and lets a spinner steal
     // it, splitting the pair across cores.
     // sysmon wakes one if such a G waits too long (sysmon.cpp).
-    if (p->runq.size() > 1 || !p->conts.empty()) wakep(rt);
+    // A locked fiber's M never runs the readied G itself: wake one.
+    if (p->runq.size() > 1 || !p->conts.empty() || m->lockedg != nullptr) wakep(rt);
     leave_runtime(m);
     return;
   }
@@ -92,6 +93,12 @@ void yield() {
     throw std::logic_error("goro::this_fiber::yield: cannot yield inside goro::blocking");
   if (c.kind != caller_kind::fiber) throw std::logic_error("goro::this_fiber::yield: must be called from a fiber");
   P* p = enter_runtime(c.m);
+  if (c.g->lockedm != nullptr && p != nullptr && !p->has_work() && c.m->rt->runq.size() == 0 && !timers_due(p)) {
+    // Locked, and nothing else wants this P: yielding would hand the P to
+    // another M only to have it handed straight back (sched/lockedm.hpp).
+    leave_runtime(c.m);
+    return;
+  }
   c.m->action = m_action::yield;
   if (p == nullptr || !switch_direct(c.m, c.g, p)) switch_to_g0(c.m, c.g);
 }

@@ -22,6 +22,7 @@
 #include "sched/fairness.hpp"
 #include "sched/g.hpp"
 #include "sched/idle.hpp"
+#include "sched/lockedm.hpp"
 #include "sched/m.hpp"
 #include "sched/p.hpp"
 #include "sched/random.hpp"
@@ -243,6 +244,10 @@ void handle_action(M* m, G* g) {
         casgstatus(g, gstatus::syscall, gstatus::runnable, "exit_blocking");
       }
       g->m = nullptr;
+      if (g->lockedm != nullptr) {
+        locked_rejoin(m, g);  // to this same M, with a P (sched/lockedm.hpp)
+        return;
+      }
       std::lock_guard<futex_lock> l(rt->lock);
       if (P* p = pidleget(rt)) {
         acquirep(m, p);
@@ -280,6 +285,18 @@ void start_running(M* m, G* g, bool inherit_time) {
 
 void schedule(M* m) {
   for (;;) {
+    if (__builtin_expect(m->lockedg != nullptr || m->retire, 0)) {
+      // This M belongs to one fiber (lock_os_thread): it runs that fiber
+      // or nothing (sched/lockedm.hpp).
+      if (m->retire) {
+        mretire(m);
+        return;
+      }
+      G* lg = m->lockedg;
+      if (!stoplockedm(m)) return;
+      execute(m, lg, false);
+      continue;
+    }
     // An M comes back from a blocking call without a P (handle_action's
     // blocking_exit); it waits to be given one.
     if (m->p == nullptr && !stopm(m)) return;
@@ -288,6 +305,11 @@ void schedule(M* m) {
     // This M found work: if it was spinning, stop, and wake another spinner
     // in case there is more (Go's resetspinning).
     if (m->spinning()) reset_spinning(m);
+    if (__builtin_expect(f.g->lockedm != nullptr, 0)) {
+      // Locked to another M: hand it over with our P; we go idle.
+      startlockedm(m, f.g);
+      continue;
+    }
     execute(m, f.g, f.inherit_time);
   }
 }

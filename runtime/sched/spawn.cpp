@@ -124,7 +124,8 @@ void spawn_commit(fiber* g, void (*entry)(void* storage), const std::source_loca
   P* p = enter_runtime(m);
   if (c.kind == caller_kind::blocking) p = nullptr;
   prepare_fiber(rt, p, g, g->entry_arg);
-  if (p && p->runq.size() >= spawn_handoff_backlog && !randomize_no_handoff(m)) {
+  // No hand-off from a locked fiber: its M would run the new one.
+  if (p && p->runq.size() >= spawn_handoff_backlog && self->lockedm == nullptr && !randomize_no_handoff(m)) {
     m->action = m_action::handoff;
     wakep(rt);  // the backlog is work for idle Ps
     switch_to_fiber(m, self, g, true);  // handle_action queues self on the P's deque

@@ -63,6 +63,12 @@ G* pick_direct(M* m, P* p, bool& inherit_time) {
   found f = local_pick(m->rt, p);
   *err = saved_errno;
   if (f.g == nullptr) return nullptr;
+  if (__builtin_expect(f.g->lockedm != nullptr, 0)) {
+    // Locked to another M (sched/lockedm.hpp): g0 hands it over. It goes
+    // first when g0 picks.
+    runq_put(p, f.g, true);
+    return nullptr;
+  }
   inherit_time = f.inherit_time;
   // finish_direct runs on top of the next fiber's suspended frames (its
   // saved stack pointer is its context): leave that to g0 when the next
@@ -90,6 +96,8 @@ void prepare_direct(M* m, G* g, G* next, bool inherit_time) {
 // cold; when p's own queues are empty, find_runnable (on g0) looks at the
 // global queue, steals, or goes idle.
 bool switch_direct(M* m, G* g, P* p) {
+  // A locked fiber's M runs nothing else: g0 gives the P away instead.
+  if (g->lockedm != nullptr) return false;
   bool inherit = false;
   G* next = pick_direct(m, p, inherit);
   if (next == nullptr) return false;
@@ -146,8 +154,16 @@ void fiber_main(transfer_t t) {
   m = current_m();
   P* p = enter_runtime(m);
   m->action = m_action::exit;
+  if (g->lockedm != nullptr) {
+    // Ended while locked: its thread retires (sched/lockedm.hpp, rule 5),
+    // through g0.
+    g->lockedm = nullptr;
+    g->lockcount = 0;
+    m->lockedg = nullptr;
+    m->retire = true;
+  }
   bool inherit = false;
-  if (G* next = p != nullptr ? pick_direct(m, p, inherit) : nullptr) {
+  if (G* next = p != nullptr && !m->retire ? pick_direct(m, p, inherit) : nullptr) {
     // Straight to the next fiber (switch_to_fiber); finish_direct frees g.
     prepare_direct(m, g, next, inherit);
     switch_context_ontop_final(next->ctx, m, &finish_direct);
