@@ -143,6 +143,18 @@ class chan {
 
   // A new unbuffered channel: a send completes only when a receiver takes
   // the value.
+  //
+  // NOT Go's zero value. In Go, `var c chan int` (or a struct field left
+  // unset) is a nil channel, on which every send and receive blocks
+  // forever; here a default-constructed chan<T> (a member, a vector
+  // element, `goro::chan<int> c;`) is a fresh, working, unbuffered channel
+  // of its own. Code ported from Go that relies on nil channels (a select
+  // case disabled by setting its channel to nil, a field assigned later)
+  // must say so: `goro::chan<T> c{nullptr}` or `c = nullptr`. Two
+  // default-constructed fields are two different channels, so copy the
+  // handle where Go would share the channel. (Kept because a C++ object
+  // that is usable as constructed is the common expectation, and a nil
+  // channel used by mistake hangs silently.)
   chan() : s_(std::make_shared<state>(0)) {}
   // A new channel buffering up to `capacity` values (0: unbuffered). A
   // template so that chan(0) picks this over the nil constructor.
