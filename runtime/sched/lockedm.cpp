@@ -111,6 +111,7 @@ void mretire(M* m) {
     casmstatus(m, mstatus::running, mstatus::retired, "mretire");
     if (!m0) {
       rt->mcount--;  // its thread exits: it can never wake anybody again
+      rt->nretired++;  // for newm to join
       if (!rt->done) checkdead(rt);
       return;
     }

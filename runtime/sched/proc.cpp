@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "sched/proc.hpp"
 
@@ -96,6 +97,10 @@ void mstart(M* m) {
 
 void newm(runtime* rt, P* p, bool spinning) {
   M* m;
+  // Threads of retired Ms (sched/lockedm.hpp) have exited or are about to:
+  // join them now, so a program whose locked fibers keep ending does not
+  // pile up unjoined threads (their stacks) until run returns.
+  std::vector<std::thread> reap;
   {
     // Under the lock, so that the end of the runtime (done, then joining
     // every M) cannot miss a thread created concurrently: it also waits for
@@ -110,7 +115,16 @@ void newm(runtime* rt, P* p, bool spinning) {
     m = allocm(rt, p == nullptr ? mstatus::spare : spinning ? mstatus::spinning : mstatus::running);
     m->nextp = p;
     rt->mcreating++;
+    if (rt->nretired > 0) {
+      for (auto& old : rt->allm) {
+        if (old->status.load(std::memory_order_relaxed) == mstatus::retired && old->thread.joinable()) {
+          reap.push_back(std::move(old->thread));
+          rt->nretired--;
+        }
+      }
+    }
   }
+  for (auto& t : reap) t.join();
   // Not under the lock: creating a thread can take long (under TSan the
   // parent waits until the child has started, tens of milliseconds when
   // every core is busy), and the scheduler needs the lock meanwhile. The

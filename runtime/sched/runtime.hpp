@@ -40,6 +40,8 @@ struct runtime {
   // Ms asleep for their locked fiber, and m0 retired (sched/lockedm.hpp):
   // idle as far as checkdead is concerned.
   std::int32_t nmidlelocked = 0;
+  // Retired Ms whose threads newm has not joined yet (proc.cpp).
+  std::int32_t nretired = 0;
   std::int32_t mcount = 0;     // Ms created (m0 included)
   std::int32_t mcreating = 0;  // newm calls between their two critical sections
   // Spare Ms asked for or being made that have not reached the idle list

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -87,7 +88,9 @@ TEST_P(LockOSThread, StaysOnItsThreadAcrossYieldsAndChannelOps) {
         const std::uint64_t tid = self();
         const void* tls = tls_address();
         for (int i = 0; i < ops; i++) {
-          if (i % 2) {
+          if (i % 100 == 99) {
+            goro::this_fiber::sleep_for(std::chrono::microseconds(20));  // a timer readies it
+          } else if (i % 2) {
             goro::this_fiber::yield();
           } else {
             to.send(i);
@@ -129,6 +132,7 @@ TEST_P(LockOSThread, NoOtherFiberRunsOnALockedThread) {
       });
     }
     goro::chan<int> c(1);
+    goro::mutex mu;
     for (int r = 0; r < rounds; r++) {
       goro::wait_group lockers;
       for (int k = 0; k < 2; k++) {
@@ -136,8 +140,11 @@ TEST_P(LockOSThread, NoOtherFiberRunsOnALockedThread) {
         goro::go([&, k] {
           goro::this_fiber::lock_os_thread();
           locked_tid[k].store(self(), std::memory_order_relaxed);
-          for (int i = 0; i < 50; i++) {
-            if (i % 2) {
+          for (int i = 0; i < 60; i++) {
+            if (i % 3 == 2) {
+              std::lock_guard<goro::mutex> l(mu);  // the other locker may hold it
+              goro::this_fiber::yield();
+            } else if (i % 3 == 1) {
               goro::this_fiber::yield();
             } else {
               c.send(i);
