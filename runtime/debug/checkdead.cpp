@@ -20,7 +20,9 @@ void checkdead(runtime* rt) {
   // for its locked fiber (sched/lockedm.hpp) is idle too.
   const std::int32_t running = rt->mcount - rt->nmidle - rt->nmidlelocked;
   if (running > 0) return;
-  if (running < 0) fatalf("checkdead", "inconsistent M count: %d Ms, %d idle, %d locked idle", rt->mcount, rt->nmidle, rt->nmidlelocked);
+  if (running < 0)
+    fatalf("checkdead", "inconsistent M count: %d Ms, %d idle, %d locked idle", rt->mcount, rt->nmidle,
+           rt->nmidlelocked);
   // A P on its way from sysmon to an M (the fiber that lost it may have just
   // queued itself and idled its M): sysmon checks again when it is done.
   if (rt->sysmon_taking) return;
