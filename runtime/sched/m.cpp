@@ -2,6 +2,7 @@
 #include "sched/m.hpp"
 
 #include <pthread.h>
+#include <unistd.h>
 
 #include <memory>
 
@@ -69,6 +70,7 @@ void minit(M* m) {
   init_thread_context(m->g0);
   m->slots = thread_slots::current();
   m->has_cpu_clock = pthread_getcpuclockid(pthread_self(), &m->cpu_clock) == 0;
+  m->tid = gettid();
   install_altstack(m);
 }
 

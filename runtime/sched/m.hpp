@@ -33,6 +33,7 @@
 #pragma once
 
 #include <signal.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include <atomic>
@@ -82,8 +83,13 @@ struct M {
   M* link = nullptr;     // idle list, under the sched lock
   std::thread thread;    // empty for m0 (the thread that called run)
   xorshift rng;          // steal order, select order, randomised scheduling
-  clockid_t cpu_clock{};  // this thread's CPU-time clock (sysmon tells running from descheduled)
+  // How sysmon tells an M that computes from one the OS is not running
+  // (descheduled, or asleep in the kernel): this thread's CPU-time clock and
+  // its kernel thread id. Set by minit before the M first holds a P; read by
+  // sysmon after it sees the M as a P's owner (p.hpp: acquirep publishes).
+  clockid_t cpu_clock{};
   bool has_cpu_clock = false;
+  pid_t tid = 0;
 
   // Alternate signal stack, so a fiber's stack overflow can be reported.
   void* altstack = nullptr;
