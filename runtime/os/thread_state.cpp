@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 namespace goro::rt {
@@ -30,6 +31,20 @@ kernel_thread_state read_kernel_thread_state(pid_t tid) noexcept {
     case '\0': return kernel_thread_state::unknown;
     default: return kernel_thread_state::other;
   }
+}
+
+int process_thread_count() noexcept {
+  const int fd = ::open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  // The file is about 1.5 KiB; Threads: comes about two thirds of the way.
+  char buf[4096];
+  const ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return -1;
+  buf[n] = '\0';
+  const char* line = std::strstr(buf, "\nThreads:");
+  if (line == nullptr) return -1;
+  return std::atoi(line + 9);
 }
 
 }  // namespace goro::rt

@@ -23,4 +23,8 @@ enum class kernel_thread_state : char {
 // call from any thread; tid must be a thread of this process.
 kernel_thread_state read_kernel_thread_state(pid_t tid) noexcept;
 
+// Threads in this process (the Threads: line of /proc/self/status), or -1
+// when it cannot be read.
+int process_thread_count() noexcept;
+
 }  // namespace goro::rt

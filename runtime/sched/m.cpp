@@ -8,6 +8,7 @@
 
 #include "debug/fatal.hpp"
 #include "debug/overflow.hpp"
+#include "sched/outside.hpp"
 #include "sched/runtime.hpp"
 
 namespace goro::rt {
@@ -71,11 +72,13 @@ void minit(M* m) {
   m->slots = thread_slots::current();
   m->has_cpu_clock = pthread_getcpuclockid(pthread_self(), &m->cpu_clock) == 0;
   m->tid = gettid();
+  enter_runtime_role(m);
   install_altstack(m);
 }
 
 void mexit(M* m) {
   remove_altstack(m);
+  leave_runtime_role(m);
   set_current_m(nullptr);
 }
 

@@ -41,6 +41,7 @@
 #include <thread>
 
 #include "fiber/fcontext.hpp"
+#include "goro/detail/thread_role.hpp"
 #include "fiber/thread_state.hpp"
 #include "os/note.hpp"
 #include "os/rand.hpp"
@@ -90,6 +91,8 @@ struct M {
   clockid_t cpu_clock{};
   bool has_cpu_clock = false;
   pid_t tid = 0;
+  // The thread's role before minit made it an M (sched/outside.hpp).
+  detail::thread_role saved_role = detail::thread_role::unknown;
 
   // Alternate signal stack, so a fiber's stack overflow can be reported.
   void* altstack = nullptr;

@@ -237,11 +237,21 @@ void sysmon_main(runtime* rt) {
     if (rt->npidle.load(std::memory_order_seq_cst) == rt->procs) {
       // Every P idle: nothing to watch. Sleep until a P goes busy. seq_cst
       // with pidleget's decrement and check: one of us sees the other.
+      // Or, while a deadlock is suspected (debug/checkdead.hpp), until its
+      // grace period is over, then check again.
       rt->sysmon_sleeping.store(true, std::memory_order_seq_cst);
+      const std::int64_t grace_until = rt->deadlock_grace_until.load(std::memory_order_seq_cst);
       if (rt->npidle.load(std::memory_order_seq_cst) == rt->procs &&
           !rt->sysmon_stop.load(std::memory_order_acquire))
-        sysmon_sleep(rt, -1);
+        sysmon_sleep(rt, grace_until == 0 ? -1 : std::max<std::int64_t>(grace_until - now_ns(), 0));
       rt->sysmon_sleeping.store(false, std::memory_order_relaxed);
+      if (grace_until != 0 && now_ns() >= grace_until) {
+        std::lock_guard<futex_lock> l(rt->lock);
+        // Only this period's end: a later suspicion has set a later one.
+        std::int64_t expected = grace_until;
+        rt->deadlock_grace_until.compare_exchange_strong(expected, 0, std::memory_order_seq_cst);
+        if (!rt->done) checkdead(rt);
+      }
       rt->sysmon_clock_ns.store(now_ns(), std::memory_order_relaxed);
       delay = sleep = rt->sysmon_tick_ns;
       idle_rounds = 0;
