@@ -9,8 +9,10 @@
 // Every operation may be called from a fiber (it parks the fiber when it
 // has to wait) or from a thread outside any runtime, or inside
 // goro::blocking (it blocks the thread). That is how thread-based code hands
-// work to fibers and back. A fiber waiting on such a thread should hold a
-// goro::keep_alive (runtime.hpp) so that the deadlock check does not fire.
+// work to fibers and back. A thread that has used a channel or sync object
+// counts as able to wake fibers until it exits, so fibers waiting on it are
+// not reported as a deadlock; see goro::keep_alive (runtime.hpp) for a
+// thread that has not used one yet.
 //
 // Operations on a nil channel block forever (in select: the case is never
 // ready); close of a nil channel throws.
