@@ -10,3 +10,4 @@
 #include "goro/sync.hpp"
 #include "goro/this_fiber.hpp"
 #include "goro/time.hpp"
+#include "goro/version.hpp"
