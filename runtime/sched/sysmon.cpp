@@ -53,6 +53,9 @@ struct watch {
   std::int64_t cpu0 = 0;
   std::int64_t cpu_at = 0;
   bool cpu_valid = false;
+  // Looks in a row, past the slice, that found the owner's thread asleep
+  // in the kernel (owner_is_asleep).
+  int asleep_looks = 0;
 };
 
 std::int64_t thread_cpu_ns(M* m) {
@@ -177,13 +180,19 @@ look retake(runtime* rt, std::vector<watch>& w, std::int64_t now) {
         p->preempt.store(true, std::memory_order_relaxed);
         continue;
       }
+      // Asleep at two looks in a row (a sysmon round apart, about 1 ms):
+      // one look can catch a thread that computes in a short sleep (a page
+      // fault, a contended lock inside malloc or a sanitizer).
       M* owner = p->owner.load(std::memory_order_relaxed);
-      if (owner_is_running(pw, owner, now))
+      if (owner_is_running(pw, owner, now)) {
         why = retake_reason::busy;
-      else if (owner_is_asleep(owner))
+      } else if (owner_is_asleep(owner)) {
+        if (++pw.asleep_looks < 2) continue;
         why = retake_reason::asleep;
-      else
+      } else {
+        pw.asleep_looks = 0;
         continue;
+      }
     }
     // From the moment the P may be ours until it is in an M's hands or on
     // the idle list, its old M may go idle (its fiber queued for want of a
