@@ -8,8 +8,8 @@
 //   body runs on the calling thread's main fiber, the helpers run fibers
 //   until the body is done (Boost.Fiber's own work_stealing example);
 // - every fiber gets a 16 KiB malloc'd stack (fixedsize_stack): the default
-//   128 KiB stack is an mmap per fiber, and a million of them at once
-//   (skynet's leaves, parked_memory) would not fit; the stacks grow no further;
+//   128 KiB, a million times over (skynet's leaves, parked_memory), is more
+//   than the machine has; the stacks never grow;
 // - a wait group is a counter under a fiber mutex with a condition variable;
 // - buffered_channel takes a power of two and holds one less, so chan_mpmc's
 //   1024 holds 1023;
