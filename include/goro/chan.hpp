@@ -9,8 +9,10 @@
 // Every operation may be called from a fiber (it parks the fiber when it
 // has to wait) or from a thread outside any runtime, or inside
 // goro::blocking (it blocks the thread). That is how thread-based code hands
-// work to fibers and back. A fiber waiting on such a thread should hold a
-// goro::keep_alive (runtime.hpp) so that the deadlock check does not fire.
+// work to fibers and back. A thread that has used a channel or sync object
+// counts as able to wake fibers until it exits, so fibers waiting on it are
+// not reported as a deadlock; see goro::keep_alive (runtime.hpp) for a
+// thread that has not used one yet.
 //
 // Operations on a nil channel block forever (in select: the case is never
 // ready); close of a nil channel throws.
@@ -27,6 +29,7 @@
 #include <utility>
 
 #include "goro/detail/chan_core.hpp"
+#include "goro/detail/thread_role.hpp"
 
 namespace goro {
 
@@ -172,6 +175,7 @@ class chan {
   // block until a receiver takes it. Throws closed_channel_error if the
   // channel is closed (before or while blocking).
   void send(T v) {
+    detail::note_thread_use();
     if (!s_) detail::block_forever(detail::wait_reason::chan_send_nil);
     if (send_now(v, "goro::chan::send: send on closed channel")) return;
     // Blocked, lock held. Through a raw pointer: *this may be destroyed while we wait; the
@@ -189,6 +193,7 @@ class chan {
   // Receive a value, blocking while the channel is empty and open. Returns
   // std::nullopt once the channel is closed and drained.
   std::optional<T> recv() {
+    detail::note_thread_use();
     if (!s_) detail::block_forever(detail::wait_reason::chan_recv_nil);
     std::optional<T> out;
     s_->lock.lock();
@@ -212,6 +217,7 @@ class chan {
   // (v is then moved from), false if the send would block (v untouched).
   // Throws closed_channel_error on a closed channel. False on a nil channel.
   bool try_send(T&& v) {
+    detail::note_thread_use();
     if (!s_) return false;
     if (send_now(v, "goro::chan::try_send: send on closed channel")) return true;
     s_->lock.unlock();
@@ -225,6 +231,7 @@ class chan {
   // Receive without blocking. A closed channel still yields its buffered
   // values first; `closed` is reported only once it is drained.
   try_recv_result<T> try_recv() {
+    detail::note_thread_use();
     try_recv_result<T> r{recv_status::not_ready, std::nullopt};
     if (!s_) return r;
     s_->lock.lock();
@@ -243,6 +250,7 @@ class chan {
   // get closed_channel_error; buffered values can still be received.
   // Throws closed_channel_error when already closed, or on a nil channel.
   void close() {
+    detail::note_thread_use();
     if (!s_) throw closed_channel_error("goro::chan::close: close of nil channel");
     s_->close();
   }

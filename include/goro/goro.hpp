@@ -11,3 +11,4 @@
 #include "goro/sync.hpp"
 #include "goro/this_fiber.hpp"
 #include "goro/time.hpp"
+#include "goro/version.hpp"

@@ -110,6 +110,15 @@ auto run(F&& fn, std::source_location where = std::source_location::current())
 // Tells the runtime that a thread outside it may still wake its fibers
 // (by sending on a channel, closing one, calling wait_group::done, ...), so
 // that fibers all blocked on such a thread are not reported as a deadlock.
+//
+// Most threads need none: a thread that has used any channel, sync object
+// or context cancel of goro counts as a possible waker until it exits, and
+// a deadlock seen while the process has threads the runtime did not make is
+// reported only after 250 ms in which no fiber ran. A keep_alive is for a
+// thread that first touches goro's objects later than that after the
+// fibers it will wake have blocked (it waits for a socket, a timer of its
+// own, a long computation), and for code that wants the rule explicit.
+//
 // Create it in a fiber, hand it to the thread, and destroy it when the
 // thread is done with the runtime's fibers; dropping the last one re-runs
 // the deadlock check. run() does not return (nor free the runtime) while one

@@ -19,6 +19,7 @@
 
 #include "goro/detail/clock.hpp"
 #include "goro/detail/spinlock.hpp"
+#include "goro/detail/thread_role.hpp"
 #include "goro/detail/wait.hpp"
 
 namespace goro {
@@ -79,6 +80,7 @@ class mutex {
   mutex& operator=(const mutex&) = delete;
 
   void lock() {
+    detail::note_thread_use();
     std::uint32_t unlocked = 0;
     // acquire: the critical section sees the previous owner's writes.
     if (state_.compare_exchange_strong(unlocked, locked_bit, std::memory_order_acquire, std::memory_order_relaxed))
@@ -87,6 +89,7 @@ class mutex {
   }
 
   bool try_lock() noexcept {
+    detail::note_thread_use();
     std::uint32_t old = state_.load(std::memory_order_relaxed);
     for (;;) {
       if (old & (locked_bit | starving_bit)) return false;
@@ -96,6 +99,7 @@ class mutex {
   }
 
   void unlock() {
+    detail::note_thread_use();
     // release: publish the critical section to the next owner.
     const std::uint32_t s = state_.fetch_sub(locked_bit, std::memory_order_release) - locked_bit;
     if (s != 0) unlock_slow(s);

@@ -12,6 +12,7 @@
 //     the claim taken and skip our entries. Once awake we lock everything
 //     again and take our remaining entries off the other queues.
 #include <cstdint>
+#include "goro/detail/thread_role.hpp"
 
 #include "goro/detail/chan_core.hpp"
 #include "os/rand.hpp"
@@ -56,6 +57,7 @@ struct locked_set {
 
 int select_impl(select_case* cases, waiter* waiters, std::uint32_t* scratch, std::uint32_t n,
                 bool has_default) {
+  goro::detail::note_thread_use();
   std::uint32_t* poll = scratch;       // random permutation of the cases
   std::uint32_t* order = scratch + n;  // non-nil cases by channel address
   std::uint32_t nlock = 0;

@@ -22,6 +22,7 @@
 #include <stdexcept>
 
 #include "goro/detail/spinlock.hpp"
+#include "goro/detail/thread_role.hpp"
 #include "goro/go.hpp"
 #include "goro/select.hpp"
 #include "goro/time.hpp"
@@ -184,6 +185,7 @@ context context::value_context(const context& parent, const void* key, std::shar
 void cancel_func::operator()() const { operator()(std::string()); }
 
 void cancel_func::operator()(std::string cause) const {
+  goro::detail::note_thread_use();  // a cancel from a thread may wake fibers
   if (n_) n_->cancel(context_error::canceled, cause, true);
 }
 

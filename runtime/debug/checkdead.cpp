@@ -8,11 +8,54 @@
 #include "debug/fatal.hpp"
 #include "debug/wait_reason.hpp"
 #include "os/clock.hpp"
+#include "os/thread_state.hpp"
 #include "sched/idle.hpp"
+#include "sched/outside.hpp"
 #include "sched/runtime.hpp"
+#include "sched/sysmon.hpp"
 #include "time/timers.hpp"
 
 namespace goro::rt {
+
+namespace {
+
+// Threads the runtime made: its Ms (m0 included) and, with sysmon on,
+// sysmon and the spare-M maker.
+int threads_known(const runtime* rt) { return rt->mcount + (rt->sysmon_tick_ns > 0 ? 2 : 0); }
+
+std::uint64_t switches(const runtime* rt) {
+  std::uint64_t n = 0;
+  // relaxed: every M is idle and the lock is held; the counts are stable.
+  for (std::int32_t i = 0; i < rt->procs; i++)
+    n += rt->allp[static_cast<std::size_t>(i)]->switchtick.load(std::memory_order_relaxed);
+  return n;
+}
+
+// True while a deadlock is only suspected (see checkdead.hpp); arranges
+// for sysmon to check again when the grace period is over.
+bool deadlock_grace_pending(runtime* rt) {
+  if (rt->sysmon_tick_ns <= 0) return false;
+  const int threads = process_thread_count();
+  if (threads >= 0 && threads <= threads_known(rt)) return false;
+  const std::uint64_t sw = switches(rt);
+  const std::int64_t now = now_ns();
+  if (!rt->deadlock_suspected || rt->deadlock_suspected_switches != sw) {
+    // First seen, or fibers ran since: a new grace period.
+    rt->deadlock_suspected = true;
+    rt->deadlock_suspected_switches = sw;
+    rt->deadlock_grace_until.store(now + deadlock_grace_ns, std::memory_order_seq_cst);
+    sysmon_wake_if_sleeping(rt);
+    return true;
+  }
+  const std::int64_t until = rt->deadlock_grace_until.load(std::memory_order_relaxed);
+  if (now < until) {
+    sysmon_wake_if_sleeping(rt);  // its sleep may have started before the period did
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
 
 void checkdead(runtime* rt) {
   // Lock held. Ms not idle are running fibers, looking for work, or inside
@@ -31,6 +74,10 @@ void checkdead(runtime* rt) {
   // A thread outside the runtime holding a goro::keep_alive may still wake
   // a fiber. relaxed: see keep_alive_release, which re-checks under the lock.
   if (rt->external_refs.load(std::memory_order_relaxed) > 0) return;
+  // A thread outside the runtimes that has used a channel or sync object
+  // may too, until it exits (sched/outside.hpp).
+  if (outside_threads() > 0) return;
+  if (deadlock_grace_pending(rt)) return;
   // Every M is idle, yet fibers are alive: nothing can ever wake them.
   std::string report = "all fibers are asleep - deadlock!\n";
   {

@@ -2,11 +2,13 @@
 #include "sched/m.hpp"
 
 #include <pthread.h>
+#include <unistd.h>
 
 #include <memory>
 
 #include "debug/fatal.hpp"
 #include "debug/overflow.hpp"
+#include "sched/outside.hpp"
 #include "sched/runtime.hpp"
 
 namespace goro::rt {
@@ -75,11 +77,14 @@ void minit(M* m) {
   init_thread_context(m->g0);
   m->slots = thread_slots::current();
   m->has_cpu_clock = pthread_getcpuclockid(pthread_self(), &m->cpu_clock) == 0;
+  m->tid = gettid();
+  enter_runtime_role(m);
   install_altstack(m);
 }
 
 void mexit(M* m) {
   remove_altstack(m);
+  leave_runtime_role(m);
   set_current_m(nullptr);
 }
 

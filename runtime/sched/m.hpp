@@ -39,6 +39,7 @@
 #pragma once
 
 #include <signal.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include <atomic>
@@ -46,6 +47,7 @@
 #include <thread>
 
 #include "fiber/fcontext.hpp"
+#include "goro/detail/thread_role.hpp"
 #include "fiber/thread_state.hpp"
 #include "os/note.hpp"
 #include "os/rand.hpp"
@@ -95,8 +97,15 @@ struct M {
   M* link = nullptr;     // idle list, under the sched lock
   std::thread thread;    // empty for m0 (the thread that called run)
   xorshift rng;          // steal order, select order, randomised scheduling
-  clockid_t cpu_clock{};  // this thread's CPU-time clock (sysmon tells running from descheduled)
+  // How sysmon tells an M that computes from one the OS is not running
+  // (descheduled, or asleep in the kernel): this thread's CPU-time clock and
+  // its kernel thread id. Set by minit before the M first holds a P; read by
+  // sysmon after it sees the M as a P's owner (p.hpp: acquirep publishes).
+  clockid_t cpu_clock{};
   bool has_cpu_clock = false;
+  pid_t tid = 0;
+  // The thread's role before minit made it an M (sched/outside.hpp).
+  detail::thread_role saved_role = detail::thread_role::unknown;
 
   // Alternate signal stack, so a fiber's stack overflow can be reported.
   void* altstack = nullptr;

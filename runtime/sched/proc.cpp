@@ -28,6 +28,7 @@
 #include "sched/idle.hpp"
 #include "sched/m.hpp"
 #include "sched/p.hpp"
+#include "sched/outside.hpp"
 #include "sched/runtime.hpp"
 #include "sched/schedule.hpp"
 #include "sched/spawn.hpp"
@@ -169,6 +170,13 @@ void run_main(const options& opts, void (*fn)(void*), void* arg, std::source_loc
   runtime* rt = &rtm;
   rt->sysmon_tick_ns = sysmon_tick_ns(opts);
   rt->deadlock_throws = opts.throw_on_deadlock;
+  // Listed from here until it is destroyed, so that an outside thread's exit
+  // can re-run its deadlock check (sched/outside.hpp).
+  struct live_listing {
+    runtime* rt;
+    explicit live_listing(runtime* r) : rt(r) { add_live_runtime(rt); }
+    ~live_listing() { remove_live_runtime(rt); }
+  } listed(rt);
 
   // The calling thread becomes m0.
   M* m0;

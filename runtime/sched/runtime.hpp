@@ -53,6 +53,11 @@ struct runtime {
   bool deadlock_throws = false;  // options::throw_on_deadlock
   bool deadlocked = false;     // checkdead found a deadlock (throw mode)
   std::string deadlock_report;
+  // A deadlock seen while the process has threads the runtime does not
+  // know (debug/checkdead.cpp): the P switch count then, to tell whether
+  // anything ran before the grace period ends.
+  bool deadlock_suspected = false;
+  std::uint64_t deadlock_suspected_switches = 0;
   std::vector<std::unique_ptr<M>> allm;
   M* timed_sleeper = nullptr;  // the idle M sleeping until the next timer
   // sysmon is taking a P and handing it on (sysmon.cpp, retake): from just
@@ -67,6 +72,7 @@ struct runtime {
   std::atomic<std::int64_t> live{0};        // Gs not dead; 0 ends the runtime
   std::atomic<std::uint64_t> goidgen{0};
   std::atomic<std::int32_t> external_refs{0};  // live goro::keep_alive objects
+  runtime* next_live = nullptr;  // the list of live runtimes, under sched/outside.cpp's live_lock
   std::atomic<std::int32_t> external_inflight{0};  // ready() calls from outside, in progress
 
   // ---- sysmon (sysmon.cpp, spare.cpp) --------------------------------------
@@ -74,6 +80,11 @@ struct runtime {
   std::thread sysmon;
   std::atomic<bool> sysmon_stop{false};
   std::atomic<bool> sysmon_sleeping{false};     // in its deep sleep (every P idle)
+  // When a suspected deadlock's grace period ends (0: none): sysmon's deep
+  // sleep ends then, and it re-runs the check. seq_cst, with sysmon_sleeping
+  // (a Dekker pair: checkdead stores this then reads sysmon_sleeping, sysmon
+  // stores sysmon_sleeping then reads this).
+  std::atomic<std::int64_t> deadlock_grace_until{0};
   std::atomic<std::uint32_t> sysmon_wakeup{0};  // futex word sysmon sleeps on
   // Creates the idle Ms that sysmon hands a retaken P to, so that sysmon
   // itself never waits for a thread to be created (spare.cpp).

@@ -7,9 +7,11 @@
 #include <vector>
 
 #include "debug/checkdead.hpp"
+#include "debug/counters.hpp"
 #include "debug/fatal.hpp"
 #include "os/clock.hpp"
 #include "os/futex.hpp"
+#include "os/thread_state.hpp"
 #include "sched/fairness.hpp"
 #include "sched/idle.hpp"
 #include "sched/retake.hpp"
@@ -51,6 +53,9 @@ struct watch {
   std::int64_t cpu0 = 0;
   std::int64_t cpu_at = 0;
   bool cpu_valid = false;
+  // Looks in a row, past the slice, that found the owner's thread asleep
+  // in the kernel (owner_is_asleep).
+  int asleep_looks = 0;
 };
 
 std::int64_t thread_cpu_ns(M* m) {
@@ -59,10 +64,8 @@ std::int64_t thread_cpu_ns(M* m) {
   return to_ns(ts);
 }
 
-// Has m's thread been running (rather than descheduled by the OS) since
-// the first look? Only a fiber that really computes is a hog: an M the OS
-// did not run for 10 ms must keep its P, or two fibers of one P would run
-// at once for nothing. Needs two looks; half the CPU over the window counts.
+// Has m's thread been running (rather than off the CPU) since the first
+// look? Needs two looks; half the CPU over the window counts.
 bool owner_is_running(watch& pw, M* m, std::int64_t now) {
   const std::int64_t cpu = thread_cpu_ns(m);
   if (cpu < 0) return true;  // no per-thread clock: trust the wall clock
@@ -79,6 +82,16 @@ bool owner_is_running(watch& pw, M* m, std::int64_t now) {
   pw.cpu_at = now;
   return false;
 }
+
+// Is m's thread asleep in the kernel (a blocking call nobody wrapped in
+// goro::blocking: sleep, read, a contended std::mutex, a page fault)?
+bool owner_is_asleep(M* m) {
+  return m != nullptr && m->tid != 0 && read_kernel_thread_state(m->tid) == kernel_thread_state::sleeping;
+}
+
+// Why sysmon takes a P: its fiber is inside goro::blocking, computes, or
+// sleeps in the kernel without having told the runtime.
+enum class retake_reason { blocking, busy, asleep };
 
 struct look {
   bool acted = false;    // took a P or woke an M
@@ -120,6 +133,7 @@ look retake(runtime* rt, std::vector<watch>& w, std::int64_t now) {
     const bool wanted = local_work || (rt->runq.size() > 0 && idle == 0);
     r.waiting = r.waiting || wanted;
     const pstatus ps = p->status.load(std::memory_order_relaxed);
+    retake_reason why = retake_reason::blocking;
     if (ps == pstatus::syscall) {
       const std::int64_t in_call = now - pw.ssince;
       // The fiber has used up its time slice while others wait: take the P
@@ -152,8 +166,13 @@ look retake(runtime* rt, std::vector<watch>& w, std::int64_t now) {
           p->preempt.store(true, std::memory_order_relaxed);
         continue;
       }
-      // A fiber has run for 10 ms. Take the P only if someone waits for it,
-      // and only if its thread is really running it.
+      // A fiber has held its P for 10 ms without a runtime call. Take the P
+      // only if someone waits for it, and only if taking it helps: its
+      // thread computes (a hog), or sleeps in the kernel (a blocking call
+      // nobody wrapped; the thread has no use for the P until it wakes). A
+      // thread that is runnable but not on a CPU keeps its P: the machine is
+      // busy, it will use the P as soon as it runs, and handing the P to
+      // another thread would only add one more to wait for a CPU.
       if (!wanted) continue;
       if (!p->preempt.load(std::memory_order_relaxed)) {
         // Not asked yet (sysmon slept through the last millisecond): ask now,
@@ -161,7 +180,19 @@ look retake(runtime* rt, std::vector<watch>& w, std::int64_t now) {
         p->preempt.store(true, std::memory_order_relaxed);
         continue;
       }
-      if (!owner_is_running(pw, p->owner.load(std::memory_order_relaxed), now)) continue;
+      // Asleep at two looks in a row (a sysmon round apart, about 1 ms):
+      // one look can catch a thread that computes in a short sleep (a page
+      // fault, a contended lock inside malloc or a sanitizer).
+      M* owner = p->owner.load(std::memory_order_relaxed);
+      if (owner_is_running(pw, owner, now)) {
+        why = retake_reason::busy;
+      } else if (owner_is_asleep(owner)) {
+        if (++pw.asleep_looks < 2) continue;
+        why = retake_reason::asleep;
+      } else {
+        pw.asleep_looks = 0;
+        continue;
+      }
     }
     // From the moment the P may be ours until it is in an M's hands or on
     // the idle list, its old M may go idle (its fiber queued for want of a
@@ -184,6 +215,12 @@ look retake(runtime* rt, std::vector<watch>& w, std::int64_t now) {
       p->owner.store(nullptr, std::memory_order_relaxed);
       p->m = nullptr;
       pw.valid = false;
+      // relaxed: counts only (debug/counters.hpp).
+      switch (why) {
+        case retake_reason::blocking: counters::retakes_blocking.fetch_add(1, std::memory_order_relaxed); break;
+        case retake_reason::busy: counters::retakes_busy.fetch_add(1, std::memory_order_relaxed); break;
+        case retake_reason::asleep: counters::retakes_asleep.fetch_add(1, std::memory_order_relaxed); break;
+      }
       handoffp(rt, p);
       acted = true;
       // The hand-off used up the idle M, if there was one: have the next
@@ -209,11 +246,21 @@ void sysmon_main(runtime* rt) {
     if (rt->npidle.load(std::memory_order_seq_cst) == rt->procs) {
       // Every P idle: nothing to watch. Sleep until a P goes busy. seq_cst
       // with pidleget's decrement and check: one of us sees the other.
+      // Or, while a deadlock is suspected (debug/checkdead.hpp), until its
+      // grace period is over, then check again.
       rt->sysmon_sleeping.store(true, std::memory_order_seq_cst);
+      const std::int64_t grace_until = rt->deadlock_grace_until.load(std::memory_order_seq_cst);
       if (rt->npidle.load(std::memory_order_seq_cst) == rt->procs &&
           !rt->sysmon_stop.load(std::memory_order_acquire))
-        sysmon_sleep(rt, -1);
+        sysmon_sleep(rt, grace_until == 0 ? -1 : std::max<std::int64_t>(grace_until - now_ns(), 0));
       rt->sysmon_sleeping.store(false, std::memory_order_relaxed);
+      if (grace_until != 0 && now_ns() >= grace_until) {
+        std::lock_guard<futex_lock> l(rt->lock);
+        // Only this period's end: a later suspicion has set a later one.
+        std::int64_t expected = grace_until;
+        rt->deadlock_grace_until.compare_exchange_strong(expected, 0, std::memory_order_seq_cst);
+        if (!rt->done) checkdead(rt);
+      }
       rt->sysmon_clock_ns.store(now_ns(), std::memory_order_relaxed);
       delay = sleep = rt->sysmon_tick_ns;
       idle_rounds = 0;

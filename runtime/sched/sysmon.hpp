@@ -8,9 +8,12 @@
 //    work, and spinning or idle Ps exist to pick up new work) and the call
 //    has lasted less than 10 ms;
 //  - running the same fiber for a time slice (10 ms, fairness.hpp) while other
-//    fibers wait for that P: take the P the same way. The fiber keeps its
+//    fibers wait for that P, with its thread either computing (a hog) or
+//    asleep in the kernel (a blocking call nobody wrapped in goro::blocking;
+//    os/thread_state.hpp): take the P the same way. The fiber keeps its
 //    thread and runs on; at its next runtime call it finds the P gone and
-//    its thread leaves the fiber to the queues (retake.hpp);
+//    its thread leaves the fiber to the queues (retake.hpp). A thread that is
+//    runnable but off the CPU keeps its P;
 //  - queued work on a P whose owner has not switched fibers for a tick,
 //    while Ps are idle and nobody spins: wake a spinning M to steal it (a
 //    lone runnext fiber does not wake anyone when it is readied; see ready()).

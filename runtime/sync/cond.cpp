@@ -3,6 +3,7 @@
 // once, and a timed waiter's timeout and a notify have exactly one winner
 // (the parker's claim).
 #include "debug/fatal.hpp"
+#include "goro/detail/thread_role.hpp"
 #include "goro/sync.hpp"
 
 namespace goro {
@@ -12,6 +13,7 @@ condition_variable::~condition_variable() {
 }
 
 void condition_variable::wait_impl(void (*unlock)(void*), void* user_lock) {
+  goro::detail::note_thread_use();
   detail::parker p;
   detail::parker_init(p);
   detail::waiter w;
@@ -26,6 +28,7 @@ void condition_variable::wait_impl(void (*unlock)(void*), void* user_lock) {
 }
 
 bool condition_variable::wait_until_impl(void (*unlock)(void*), void* user_lock, std::int64_t deadline) {
+  goro::detail::note_thread_use();
   detail::parker p;
   detail::parker_init(p);
   detail::waiter w;
@@ -43,6 +46,7 @@ bool condition_variable::wait_until_impl(void (*unlock)(void*), void* user_lock,
 }
 
 void condition_variable::notify_one() noexcept {
+  goro::detail::note_thread_use();
   lock_.lock();
   detail::waiter* w = waiters_.pop();  // the oldest that has not timed out
   lock_.unlock();
@@ -50,6 +54,7 @@ void condition_variable::notify_one() noexcept {
 }
 
 void condition_variable::notify_all() noexcept {
+  goro::detail::note_thread_use();
   detail::wait_list wake;
   lock_.lock();
   while (detail::waiter* w = waiters_.pop()) wake.push_back(w);

@@ -3,6 +3,7 @@
 // is decided under that lock, so a waiter is woken exactly once, and
 // release() hands its token straight to the oldest waiter.
 #include "debug/fatal.hpp"
+#include "goro/detail/thread_role.hpp"
 #include "goro/sync.hpp"
 
 namespace goro {
@@ -14,6 +15,7 @@ sema::~sema() {
 }
 
 void sema::acquire(wait_reason why, bool lifo) {
+  goro::detail::note_thread_use();
   lock_.lock();
   if (tokens_ > 0) {
     tokens_--;
@@ -30,6 +32,7 @@ void sema::acquire(wait_reason why, bool lifo) {
 }
 
 bool sema::acquire_until(wait_reason why, std::int64_t deadline) {
+  goro::detail::note_thread_use();
   lock_.lock();
   if (tokens_ > 0) {
     tokens_--;
@@ -55,6 +58,7 @@ bool sema::acquire_until(wait_reason why, std::int64_t deadline) {
 }
 
 bool sema::try_acquire() noexcept {
+  goro::detail::note_thread_use();
   lock_.lock();
   const bool ok = tokens_ > 0;
   if (ok) tokens_--;
@@ -63,6 +67,7 @@ bool sema::try_acquire() noexcept {
 }
 
 void sema::release(std::uint64_t n) noexcept {
+  goro::detail::note_thread_use();
   wait_list wake;
   lock_.lock();
   for (; n > 0; n--) {

@@ -5,17 +5,20 @@
 // writer then waits for the readers already inside: it adds their number
 // to departing_, and the last of them to leave wakes it.
 #include "debug/fatal.hpp"
+#include "goro/detail/thread_role.hpp"
 #include "goro/sync.hpp"
 
 namespace goro {
 
 void shared_mutex::lock_shared() {
+  goro::detail::note_thread_use();
   // acquire: see the writes of the last writer.
   if (readers_.fetch_add(1, std::memory_order_acquire) < 0)
     reader_sem_.acquire(detail::wait_reason::rwmutex_read);  // a writer holds or waits
 }
 
 bool shared_mutex::try_lock_shared() noexcept {
+  goro::detail::note_thread_use();
   std::int32_t c = readers_.load(std::memory_order_relaxed);
   while (c >= 0)
     if (readers_.compare_exchange_weak(c, c + 1, std::memory_order_acquire, std::memory_order_relaxed)) return true;
@@ -23,6 +26,7 @@ bool shared_mutex::try_lock_shared() noexcept {
 }
 
 void shared_mutex::unlock_shared() {
+  goro::detail::note_thread_use();
   // release: our reads happen before a writer's writes.
   const std::int32_t r = readers_.fetch_sub(1, std::memory_order_release) - 1;
   if (r >= 0) return;
@@ -33,6 +37,7 @@ void shared_mutex::unlock_shared() {
 }
 
 void shared_mutex::lock() {
+  goro::detail::note_thread_use();
   writer_.lock();  // one writer at a time
   // acq_rel: acquire the departed readers' releases; announce the writer.
   const std::int32_t r = readers_.fetch_sub(max_readers, std::memory_order_acq_rel);
@@ -41,6 +46,7 @@ void shared_mutex::lock() {
 }
 
 bool shared_mutex::try_lock() {
+  goro::detail::note_thread_use();
   if (!writer_.try_lock()) return false;
   std::int32_t none = 0;
   if (!readers_.compare_exchange_strong(none, -max_readers, std::memory_order_acquire, std::memory_order_relaxed)) {
@@ -51,6 +57,7 @@ bool shared_mutex::try_lock() {
 }
 
 void shared_mutex::unlock() {
+  goro::detail::note_thread_use();
   // release: our writes happen before the readers we let in.
   const std::int32_t r = readers_.fetch_add(max_readers, std::memory_order_release) + max_readers;
   if (r >= max_readers) rt::fatal("goro::shared_mutex::unlock", "unlock of unlocked shared_mutex");

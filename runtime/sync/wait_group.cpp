@@ -20,6 +20,7 @@
 // add() has taken it, so that no token is left for it (a stray token would
 // release a later waiter early) and add() is done with the object.
 #include "goro/sync.hpp"
+#include "goro/detail/thread_role.hpp"
 
 #include <thread>
 
@@ -33,6 +34,7 @@ wait_group::~wait_group() {
 }
 
 void wait_group::add(std::int64_t delta) {
+  goro::detail::note_thread_use();
   if (delta > INT32_MAX || delta < INT32_MIN) rt::fatal("goro::wait_group::add", "delta out of range");
   const std::uint64_t d = static_cast<std::uint64_t>(delta) << 32;
   // acq_rel: release publishes this fiber's work to the waiter that sees the
@@ -78,6 +80,7 @@ bool wait_group::register_waiter(std::uint64_t* gen) noexcept {
 }
 
 void wait_group::wait() {
+  goro::detail::note_thread_use();
   if (!register_waiter(nullptr)) return;
   lock_.lock();
   if (tokens_ > 0) {
@@ -94,6 +97,7 @@ void wait_group::wait() {
 }
 
 bool wait_group::wait_until_ns(std::int64_t deadline) {
+  goro::detail::note_thread_use();
   std::uint64_t gen = 0;
   if (!register_waiter(&gen)) return true;
   lock_.lock();
