@@ -3,7 +3,11 @@
 //
 // Every primitive parks a waiting fiber (its thread goes on running other
 // fibers) and may also be used from threads outside the runtime, or inside
-// goro::blocking, where waiting blocks the thread. mutex and shared_mutex
+// goro::blocking, where waiting blocks the thread. The untimed waits (lock,
+// lock_shared, condition_variable::wait, semaphore::acquire,
+// wait_group::wait) throw goro::fiber_cancelled when the runtime unwinds a
+// fiber left blocked after main returned (goro/errors.hpp); the primitive
+// is left as if that waiter had never come. mutex and shared_mutex
 // meet Lockable / SharedLockable, so std::lock_guard, std::unique_lock,
 // std::scoped_lock and std::shared_lock work with them.
 #pragma once
