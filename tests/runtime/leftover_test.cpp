@@ -323,6 +323,32 @@ TEST_P(Leftover, SharedMutexWriterWaitingForReadersIsUnwound) {
   });
 }
 
+// A channel whose last handle goes while leftovers wait on it (its
+// destructor orphans their waiters): unwinding them never touches it (ASan
+// would report the freed channel), and the select still withdraws from the
+// channel that lives on.
+TEST_P(Leftover, ChannelDestroyedWhileLeftoversWaitOnIt) {
+  goro::chan<int> other;  // outlives the runtime
+  goro::run(opts(), [&] {
+    auto* sent_on = new goro::chan<int>();
+    auto* selected_on = new goro::chan<int>();
+    goro::go([sent_on] { sent_on->send(1); });
+    goro::go([selected_on, other]() mutable { goro::select(goro::on_recv(*selected_on), goro::on_recv(other)); });
+    // Both parties queued (runtime internals, for the test only).
+    auto queued = [](goro::detail::chan_core* c, bool send) {
+      c->lock.lock();
+      const bool q = !(send ? c->sendq : c->recvq).empty();
+      c->lock.unlock();
+      return q;
+    };
+    while (!queued(sent_on->core(), true) || !queued(selected_on->core(), false) || !queued(other.core(), false))
+      goro::this_fiber::yield();
+    delete sent_on;  // the last handles
+    delete selected_on;
+  });
+  goro::run(opts(), [&] { EXPECT_FALSE(other.try_send(1)) << "the select's waiter is still queued"; });
+}
+
 // A fiber that catches fiber_cancelled and blocks again is cancelled again.
 TEST_P(Leftover, CatchingAndBlockingAgainIsCancelledAgain) {
   int catches = 0;
