@@ -80,7 +80,10 @@ std::vector<int> first_primes(int n) {
 TEST_P(Leftover, PrimeSieveReturnsWithFiftyFiltersLeftBlocked) {
   constexpr int n = 50;
   const std::vector<int> want = first_primes(n);
-  for (int round = 0; round < 20; round++) {
+  // Under TSan every check waits out the 250 ms grace period (TSan's own
+  // thread is one the runtime does not know): fewer rounds there.
+  const int rounds = static_cast<int>(goro_test::scaled(20, 4));
+  for (int round = 0; round < rounds; round++) {
     const std::vector<int> got = goro::run(opts(), [] {
       std::vector<int> primes;
       goro::chan<int> ch;
@@ -108,7 +111,8 @@ TEST_P(Leftover, PrimeSieveReturnsWithFiftyFiltersLeftBlocked) {
 // "First reply wins": the nine slower senders stay blocked on the channel.
 TEST_P(Leftover, FirstReplyWinsLeavesTheLosersBlocked) {
   std::atomic<int> unwound{0};
-  for (int round = 0; round < 20; round++) {
+  const int rounds = static_cast<int>(goro_test::scaled(20, 4));
+  for (int round = 0; round < rounds; round++) {
     unwound.store(0);
     const int first = goro::run(opts(), [&] {
       goro::chan<int> replies;
