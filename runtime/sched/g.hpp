@@ -73,6 +73,11 @@ struct alignas(64) G {
 
   P* syscall_oldp = nullptr;  // the P it held when it entered goro::blocking
 
+  // The parker it is blocked on in parker_block (null otherwise): where
+  // the unwinding of leftover fibers finds its cancel hook
+  // (sched/leftover.cpp). Written by the fiber itself around its park.
+  detail::parker* parker = nullptr;
+
   stack stk;  // the mapping this G lives in
 
   // All Gs of the runtime, under runtime::allglock.

@@ -5,6 +5,7 @@
 
 #include "debug/panic.hpp"
 #include "goro/detail/config.hpp"
+#include "goro/errors.hpp"
 #include "sched/fairness.hpp"
 #include "sched/g.hpp"
 #include "sched/m.hpp"
@@ -135,6 +136,9 @@ void fiber_main(transfer_t t) {
   g->fresh = false;
   try {
     g->entry(g->entry_arg);
+  } catch (const goro::fiber_cancelled&) {
+    // Left blocked when main returned, and unwound (sched/leftover.hpp):
+    // the fiber ends quietly.
   } catch (...) {
     report_uncaught_exception(g);
   }
