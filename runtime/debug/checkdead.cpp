@@ -7,6 +7,7 @@
 
 #include "debug/fatal.hpp"
 #include "debug/wait_reason.hpp"
+#include "goro/detail/config.hpp"
 #include "os/clock.hpp"
 #include "os/thread_state.hpp"
 #include "sched/idle.hpp"
@@ -21,8 +22,9 @@ namespace goro::rt {
 namespace {
 
 // Threads the runtime made: its Ms (m0 included) and, with sysmon on,
-// sysmon and the spare-M maker.
-int threads_known(const runtime* rt) { return rt->mcount + (rt->sysmon_tick_ns > 0 ? 2 : 0); }
+// sysmon and the spare-M maker; under ThreadSanitizer also its background
+// thread, which every instrumented process has.
+int threads_known(const runtime* rt) { return rt->mcount + (rt->sysmon_tick_ns > 0 ? 2 : 0) + (GORO_TSAN ? 1 : 0); }
 
 std::uint64_t switches(const runtime* rt) {
   std::uint64_t n = 0;
