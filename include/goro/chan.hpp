@@ -173,7 +173,9 @@ class chan {
 
   // Send v: hand it straight to a blocked receiver, else buffer it, else
   // block until a receiver takes it. Throws closed_channel_error if the
-  // channel is closed (before or while blocking).
+  // channel is closed (before or while blocking). Like every blocking
+  // operation here, throws goro::fiber_cancelled when the runtime unwinds a
+  // fiber left blocked after main returned (goro/errors.hpp).
   void send(T v) {
     detail::note_thread_use();
     if (!s_) detail::block_forever(detail::wait_reason::chan_send_nil);

@@ -71,7 +71,9 @@ concept not_spawn_options = !std::same_as<std::remove_cvref_t<F>, spawn_options>
 // in the stack.
 //
 // An exception escaping fn prints the exception, the fiber's id and where it
-// was created, then aborts the process (an unrecovered panic, in Go terms).
+// was created, then aborts the process (an unrecovered panic, in Go terms);
+// except goro::fiber_cancelled (the runtime unwinding a fiber left blocked
+// when main returned), which ends the fiber quietly.
 //
 // Overloads exist for up to four arguments (more: use a lambda), each with
 // an optional leading goro::spawn_options.

@@ -15,6 +15,22 @@
 
 namespace goro {
 
+// What run() does with fibers still blocked forever once the main fiber has
+// returned (options::leftovers). Go ends the program when main returns;
+// goro has to give the fibers' resources back instead.
+enum class leftover_policy {
+  // Unwind them silently: each one's blocking operation throws
+  // goro::fiber_cancelled, its destructors run, its stack goes back to the
+  // pool, and run() returns main's result (or rethrows main's exception).
+  unwind,
+  // The same, after printing the deadlock report headed "goro: fibers left
+  // blocked when main returned:" to stderr (to find such fibers).
+  report_then_unwind,
+  // Treat them as a deadlock: the report and abort (or deadlock_error with
+  // throw_on_deadlock), as when main itself is blocked.
+  abort,
+};
+
 // Settings of one runtime. Zero means "use the default".
 struct options {
   // Number of Ps: how many fibers run in parallel. 0 = GORO_MAXPROCS from the
@@ -39,11 +55,15 @@ struct options {
   // unwound: their stacks, and whatever their frames own, stay allocated
   // (reachable, so leak checkers stay quiet) until the process ends.
   bool throw_on_deadlock = false;
+  // Fibers left blocked forever when main has returned (see
+  // leftover_policy): unwound by default. A deadlock while main is still
+  // blocked is always reported (throw_on_deadlock applies to it).
+  leftover_policy leftovers = leftover_policy::unwind;
 };
 
 namespace detail {
 // Start a runtime on the calling thread, run fn(arg) as the main fiber, and
-// return once every fiber has finished. Throws std::logic_error when called
+// return once every fiber has finished (or was unwound). Throws std::logic_error when called
 // from inside a runtime.
 void run_main(const options& opts, void (*fn)(void*), void* arg, std::source_location where);
 // keep_alive's two halves; the handle is the runtime.
@@ -58,10 +78,12 @@ int default_procs();
 // becomes one of the runtime's OS threads (Ms) until run returns.
 //
 // run returns when `fn` has returned *and* every fiber spawned (directly or
-// transitively) has finished: the runtime joins all its fibers. If all
-// remaining fibers are blocked forever, the runtime prints a deadlock report
-// naming each fiber, its wait reason and where it was created, then aborts
-// (like Go's "all goroutines are asleep").
+// transitively) has finished: the runtime joins all its fibers. Fibers still
+// blocked forever once `fn` has returned are unwound (their blocking call
+// throws goro::fiber_cancelled; options::leftovers chooses otherwise). If
+// all fibers, main included, are blocked forever, the runtime prints a
+// deadlock report naming each fiber, its wait reason and where it was
+// created, then aborts (like Go's "all goroutines are asleep").
 //
 // Returns fn's result. An exception escaping `fn` is rethrown by run once
 // the other fibers have finished (an exception escaping any other fiber ends

@@ -3,7 +3,11 @@
 //
 // Every primitive parks a waiting fiber (its thread goes on running other
 // fibers) and may also be used from threads outside the runtime, or inside
-// goro::blocking, where waiting blocks the thread. mutex and shared_mutex
+// goro::blocking, where waiting blocks the thread. The untimed waits (lock,
+// lock_shared, condition_variable::wait, semaphore::acquire,
+// wait_group::wait) throw goro::fiber_cancelled when the runtime unwinds a
+// fiber left blocked after main returned (goro/errors.hpp); the primitive
+// is left as if that waiter had never come. mutex and shared_mutex
 // meet Lockable / SharedLockable, so std::lock_guard, std::unique_lock,
 // std::scoped_lock and std::shared_lock work with them.
 #pragma once
@@ -18,6 +22,7 @@
 #include <utility>
 
 #include "goro/detail/clock.hpp"
+#include "goro/errors.hpp"
 #include "goro/detail/spinlock.hpp"
 #include "goro/detail/thread_role.hpp"
 #include "goro/detail/wait.hpp"
@@ -38,8 +43,13 @@ class sema {
   ~sema();
 
   // Take a token, blocking while there is none. `lifo`: queue at the front
-  // (a waiter that already waited once goes first).
-  void acquire(wait_reason why, bool lifo = false);
+  // (a waiter that already waited once goes first). Throws
+  // goro::fiber_cancelled when the runtime unwinds the waiting fiber; then
+  // `withdraw(arg)`, if given, has run under the sema's lock, after the
+  // waiter left the queue and before any fiber ran again, to undo what the
+  // caller's state counted for this waiter (no fiber runs meanwhile).
+  void acquire(wait_reason why, bool lifo = false, void (*withdraw)(void*) noexcept = nullptr,
+               void* withdraw_arg = nullptr);
   bool try_acquire() noexcept;
   // acquire, giving up at `deadline` (now_ns clock). True if it got a token.
   bool acquire_until(wait_reason why, std::int64_t deadline);
@@ -47,11 +57,17 @@ class sema {
   void release(std::uint64_t n = 1) noexcept;
 
  private:
+  struct blocked;
+  static bool cancel_blocked(void* arg) noexcept;  // parker::cancel
 
   spinlock lock_;
   std::uint64_t tokens_ = 0;  // under lock_
   wait_list waiters_;         // under lock_
 };
+
+// condition_variable::wait's re-lock after a cancelled wait was itself
+// cancelled: the lock's holder never releases it. Fatal.
+[[noreturn]] void relock_cancelled() noexcept;
 
 }  // namespace detail
 
@@ -125,6 +141,8 @@ class mutex {
   static constexpr std::uint32_t waiter_shift = 3;  // the rest: parked waiters
   void lock_slow();
   void unlock_slow(std::uint32_t s);
+  // A parked waiter cancelled by the runtime (sema::acquire's withdraw).
+  static void withdraw_waiter(void* self) noexcept;
   bool try_lock_until_ns(std::int64_t deadline);
 
   std::atomic<std::uint32_t> state_{0};
@@ -150,6 +168,10 @@ class shared_mutex {
   void unlock_shared();
 
  private:
+  // Parked readers / a parked writer cancelled by the runtime
+  // (sema::acquire's withdraw; shared_mutex.cpp).
+  static void withdraw_reader(void* self) noexcept;
+  static void withdraw_writer(void* self) noexcept;
   static constexpr std::int32_t max_readers = 1 << 30;
   mutex writer_;                          // writers queue here, one at a time
   detail::sema writer_sem_;               // the writer waits for departing readers
@@ -173,9 +195,23 @@ class condition_variable {
   void notify_one() noexcept;
   void notify_all() noexcept;
 
+  // Throws goro::fiber_cancelled when the runtime unwinds the waiting
+  // fiber (the main fiber returned; goro/errors.hpp), with `lock` held
+  // again, as std requires of every exit from wait. If that re-lock is
+  // itself cancelled (the lock's holder never releases it), the process
+  // ends with a fatal error.
   template <class Lock>
   void wait(Lock& lock) {
-    wait_impl([](void* l) { static_cast<Lock*>(l)->unlock(); }, &lock);
+    try {
+      wait_impl([](void* l) { static_cast<Lock*>(l)->unlock(); }, &lock);
+    } catch (const fiber_cancelled&) {
+      try {
+        lock.lock();
+      } catch (const fiber_cancelled&) {
+        detail::relock_cancelled();
+      }
+      throw;
+    }
     lock.lock();
   }
   template <class Lock, class Pred>
@@ -212,6 +248,8 @@ class condition_variable {
  private:
   // Queue the caller, release the user's lock, block.
   void wait_impl(void (*unlock)(void*), void* lock);
+  struct blocked;
+  static bool cancel_blocked(void* arg) noexcept;  // parker::cancel
   bool wait_until_impl(void (*unlock)(void*), void* lock, std::int64_t deadline);
 
   detail::spinlock lock_;
@@ -307,6 +345,8 @@ class wait_group {
 
  private:
   bool wait_until_ns(std::int64_t deadline);
+  struct blocked;
+  static bool cancel_blocked(void* arg) noexcept;  // parker::cancel
   // Register as a waiter (false: the counter is already zero); *gen gets
   // the generation registered in.
   bool register_waiter(std::uint64_t* gen) noexcept;

@@ -6,7 +6,43 @@
 
 namespace goro::detail {
 
+namespace {
+
+// A party blocked in chan_core::block, for its cancel hook.
+struct blocked_op {
+  chan_core* c;
+  waiter* w;
+  bool is_send;
+};
+
+// The cancel hook (goro/detail/wait.hpp, parker): take the waiter off its
+// queue, unless a partner or close() already took it (it is being woken).
+bool cancel_blocked_op(void* arg) noexcept {
+  auto* b = static_cast<blocked_op*>(arg);
+  if (b->w->orphaned) return true;  // the channel is gone; its destructor unlinked us
+  b->c->lock.lock();
+  const bool queued = b->w->queued;
+  (b->is_send ? b->c->sendq : b->c->recvq).remove(b->w);
+  b->c->lock.unlock();
+  return queued;
+}
+
+}  // namespace
+
+chan_core::~chan_core() {
+  // No handle is left, so nobody else can reach the queues: no lock.
+  for (wait_list* q : {&sendq, &recvq}) {
+    while (waiter* w = q->head) {
+      q->remove(w);
+      w->orphaned = true;
+    }
+  }
+}
+
 bool chan_core::block(waiter& w, bool is_send) {
+  blocked_op self{this, &w, is_send};
+  w.who->cancel = &cancel_blocked_op;
+  w.who->cancel_arg = &self;
   (is_send ? sendq : recvq).push_back(&w);
   parker_block(*w.who, is_send ? wait_reason::chan_send : wait_reason::chan_recv, &spinlock::unlock_fn, &lock);
   // Written by the partner before it woke us (ordered by the wake-up).
@@ -45,12 +81,16 @@ namespace {
 
 void no_unlock(void*) noexcept {}
 
+// Nothing to take off any queue: cancelling is always ours to do.
+bool cancel_forever(void*) noexcept { return true; }
+
 }  // namespace
 
 [[noreturn]] void block_forever(wait_reason why) {
   parker p;
   parker_init(p);
-  parker_block(p, why, &no_unlock, nullptr);
+  p.cancel = &cancel_forever;
+  parker_block(p, why, &no_unlock, nullptr);  // returns only by throwing fiber_cancelled
   rt::fatal("goro::detail::block_forever", "woken from a wait that has no waker");
 }
 

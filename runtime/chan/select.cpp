@@ -34,12 +34,16 @@ struct locked_set {
   select_case* cases;
   const std::uint32_t* order;  // lock order: case indexes sorted by channel address
   std::uint32_t n;             // entries in order (nil cases left out)
+  const waiter* waiters;       // one per case; a destroyed channel orphaned its waiters
 
+  // A channel destroyed while we were queued on it (all its cases' waiters
+  // are orphaned together) is skipped: it is gone.
+  bool live(std::uint32_t k) const noexcept { return !waiters[order[k]].orphaned; }
   void lock() const noexcept {
     chan_core* last = nullptr;
     for (std::uint32_t k = 0; k < n; k++) {
       chan_core* c = cases[order[k]].c;
-      if (c != last) c->lock.lock();  // a channel in several cases: lock once
+      if (c != last && live(k)) c->lock.lock();  // a channel in several cases: lock once
       last = c;
     }
   }
@@ -47,11 +51,36 @@ struct locked_set {
     // Reverse order; each channel once.
     for (std::uint32_t k = n; k-- > 0;) {
       chan_core* c = cases[order[k]].c;
-      if (k == 0 || cases[order[k - 1]].c != c) c->lock.unlock();
+      if ((k == 0 || cases[order[k - 1]].c != c) && live(k)) c->lock.unlock();
     }
   }
   static void unlock_fn(void* s) noexcept { static_cast<const locked_set*>(s)->unlock(); }
+  // Take our waiters off their queues (locks held).
+  void remove_all(waiter* w) const noexcept {
+    for (std::uint32_t k = 0; k < n; k++) {
+      const std::uint32_t i = order[k];
+      if (live(k)) (cases[i].is_send ? cases[i].c->sendq : cases[i].c->recvq).remove(&w[i]);
+    }
+  }
 };
+
+struct blocked_select {
+  const locked_set* locks;
+  waiter* waiters;
+  parker* p;
+};
+
+// The cancel hook (goro/detail/wait.hpp, parker): win the claim, as a
+// partner would, then take every waiter off its queue. A lost claim means
+// a partner or close() is completing a case and wakes us.
+bool cancel_select(void* arg) noexcept {
+  auto* b = static_cast<blocked_select*>(arg);
+  b->locks->lock();
+  const bool ours = parker_claim(*b->p);
+  if (ours) b->locks->remove_all(b->waiters);
+  b->locks->unlock();
+  return ours;
+}
 
 }  // namespace
 
@@ -79,7 +108,7 @@ int select_impl(select_case* cases, waiter* waiters, std::uint32_t* scratch, std
     if (has_default) return -1;
     block_forever(wait_reason::select_no_cases);
   }
-  const locked_set locks{cases, order, nlock};
+  const locked_set locks{cases, order, nlock, waiters};
 
   // Pass 1: a case ready now.
   locks.lock();
@@ -113,15 +142,15 @@ int select_impl(select_case* cases, waiter* waiters, std::uint32_t* scratch, std
     w.case_index = i;
     (cases[i].is_send ? cases[i].c->sendq : cases[i].c->recvq).push_back(&w);
   }
+  blocked_select self{&locks, waiters, &p};
+  p.cancel = &cancel_select;
+  p.cancel_arg = &self;
   parker_block(p, wait_reason::select, &locked_set::unlock_fn, const_cast<locked_set*>(&locks));
 
   // Pass 3: the claimer set p.fired (wait_list::pop); take our other entries off their queues.
   waiter* fired = p.fired;
   locks.lock();
-  for (std::uint32_t k = 0; k < nlock; k++) {
-    const std::uint32_t i = order[k];
-    (cases[i].is_send ? cases[i].c->sendq : cases[i].c->recvq).remove(&waiters[i]);
-  }
+  locks.remove_all(waiters);
   locks.unlock();
   const std::uint32_t i = fired->case_index;
   if (cases[i].is_send && !fired->ok) throw closed_channel_error("goro::select: channel closed while sending");

@@ -7,9 +7,11 @@
 
 #include "debug/fatal.hpp"
 #include "debug/wait_reason.hpp"
+#include "goro/detail/config.hpp"
 #include "os/clock.hpp"
 #include "os/thread_state.hpp"
 #include "sched/idle.hpp"
+#include "sched/leftover.hpp"
 #include "sched/outside.hpp"
 #include "sched/runtime.hpp"
 #include "sched/sysmon.hpp"
@@ -20,8 +22,9 @@ namespace goro::rt {
 namespace {
 
 // Threads the runtime made: its Ms (m0 included) and, with sysmon on,
-// sysmon and the spare-M maker.
-int threads_known(const runtime* rt) { return rt->mcount + (rt->sysmon_tick_ns > 0 ? 2 : 0); }
+// sysmon and the spare-M maker; under ThreadSanitizer also its background
+// thread, which every instrumented process has.
+int threads_known(const runtime* rt) { return rt->mcount + (rt->sysmon_tick_ns > 0 ? 2 : 0) + (GORO_TSAN ? 1 : 0); }
 
 std::uint64_t switches(const runtime* rt) {
   std::uint64_t n = 0;
@@ -55,6 +58,30 @@ bool deadlock_grace_pending(runtime* rt) {
   return false;
 }
 
+// Every live fiber: id, wait reason, time waited, creation site.
+std::string list_fibers(runtime* rt) {
+  std::string report;
+  // Parked fibers recorded sysmon's last reading of the clock, which lags
+  // (never leads) the real one by at most a sysmon sleep: durations err on
+  // the long side.
+  const std::int64_t now = now_ns();
+  std::lock_guard<futex_lock> l(rt->allglock);
+  for (G* g = rt->allg; g; g = g->allnext) {
+    gstatus s = g->status.load(std::memory_order_relaxed);
+    if (s == gstatus::dead) continue;
+    const char* why = s == gstatus::waiting ? to_string(g->waitreason) : to_string(s);
+    char line[1024];
+    char since[64] = "";
+    if (s == gstatus::waiting && g->waitsince > 0)
+      std::snprintf(since, sizeof since, ", %lld ms", static_cast<long long>((now - g->waitsince) / 1'000'000));
+    std::snprintf(line, sizeof line, "\nfiber %llu [%s%s]:\n\tcreated at %s:%u in %s\n",
+                  static_cast<unsigned long long>(g->goid), why, since, g->created_at.file_name(),
+                  static_cast<unsigned>(g->created_at.line()), g->created_at.function_name());
+    report += line;
+  }
+  return report;
+}
+
 }  // namespace
 
 void checkdead(runtime* rt) {
@@ -79,27 +106,20 @@ void checkdead(runtime* rt) {
   if (outside_threads() > 0) return;
   if (deadlock_grace_pending(rt)) return;
   // Every M is idle, yet fibers are alive: nothing can ever wake them.
-  std::string report = "all fibers are asleep - deadlock!\n";
-  {
-    // Parked fibers recorded sysmon's last reading of the clock, which lags
-    // (never leads) the real one by at most a sysmon sleep: durations err on
-    // the long side.
-    const std::int64_t now = now_ns();
-    std::lock_guard<futex_lock> l(rt->allglock);
-    for (G* g = rt->allg; g; g = g->allnext) {
-      gstatus s = g->status.load(std::memory_order_relaxed);
-      if (s == gstatus::dead) continue;
-      const char* why = s == gstatus::waiting ? to_string(g->waitreason) : to_string(s);
-      char line[1024];
-      char since[64] = "";
-      if (s == gstatus::waiting && g->waitsince > 0)
-        std::snprintf(since, sizeof since, ", %lld ms", static_cast<long long>((now - g->waitsince) / 1'000'000));
-      std::snprintf(line, sizeof line, "\nfiber %llu [%s%s]:\n\tcreated at %s:%u in %s\n",
-                    static_cast<unsigned long long>(g->goid), why, since, g->created_at.file_name(),
-                    static_cast<unsigned>(g->created_at.line()), g->created_at.function_name());
-      report += line;
+  // acquire: pairs with the main fiber's release store (proc.cpp); the
+  // lock orders it too.
+  if (rt->main_returned.load(std::memory_order_acquire) && rt->leftovers != leftover_policy::abort &&
+      leftovers_cancellable(rt)) {
+    // Fibers left blocked when main returned: unwind them (sched/leftover.hpp).
+    if (rt->leftovers == leftover_policy::report_then_unwind) {
+      const std::string list = list_fibers(rt);
+      std::fprintf(stderr, "goro: fibers left blocked when main returned:\n%s", list.c_str());
+      std::fflush(stderr);
     }
+    start_unwind_locked(rt);
+    return;
   }
+  std::string report = "all fibers are asleep - deadlock!\n" + list_fibers(rt);
   if (rt->deadlock_throws) {
     // run() throws deadlock_error once every M has left (the fibers stay
     // blocked; see free_all_gs).

@@ -22,7 +22,9 @@ inline constexpr std::int64_t deadlock_grace_ns = 250'000'000;
 // Sched lock held. Prints "all fibers are asleep - deadlock!" with every
 // fiber's id, wait reason, time waited and creation site, and aborts; or,
 // with options::throw_on_deadlock, stores the report and ends the runtime
-// (run() then throws goro::deadlock_error).
+// (run() then throws goro::deadlock_error). Once the main fiber has
+// returned, the fibers left are unwound instead (options::leftovers;
+// sched/leftover.hpp).
 void checkdead(runtime* rt);
 
 }  // namespace goro::rt

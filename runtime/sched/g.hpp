@@ -85,6 +85,11 @@ struct alignas(64) G {
   fiber_local_slot* locals = nullptr;
   std::uint32_t nlocals = 0;
 
+  // The parker it is blocked on in parker_block (null otherwise): where
+  // the unwinding of leftover fibers finds its cancel hook
+  // (sched/leftover.cpp). Written by the fiber itself around its park.
+  detail::parker* parker = nullptr;
+
   stack stk;  // the mapping this G lives in
 
   // All Gs of the runtime, under runtime::allglock.

@@ -6,6 +6,7 @@
 #include "debug/checkdead.hpp"
 #include "debug/fatal.hpp"
 #include "os/clock.hpp"
+#include "sched/leftover.hpp"
 #include "sched/m.hpp"
 #include "sched/proc.hpp"
 #include "sched/retake.hpp"
@@ -126,6 +127,20 @@ void startm(runtime* rt, P* p, bool spinning) {
   m->park.wakeup();  // release: m reads its state and nextp after waking
 }
 
+void start_unwind_locked(runtime* rt) {
+  // Every M is idle, so every P is too (an M in a blocking call is not
+  // idle; sysmon_taking covers a P in transit).
+  P* p = pidleget(rt);
+  M* m = mget(rt);
+  if (p == nullptr || m == nullptr) fatal("start_unwind_locked", "every M idle, yet no idle M and P");
+  // As startm: m is off the idle list, so nobody else touches it until it
+  // wakes; the note's release orders these writes before its reads.
+  casmstatus(m, mstatus::idle, mstatus::running, "start_unwind_locked");
+  m->nextp = p;
+  m->unwind = true;
+  m->park.wakeup();
+}
+
 bool stopm(M* m) {
   runtime* rt = m->rt;
   GORO_CHECK(m->p == nullptr, "stopm with a P");
@@ -200,6 +215,11 @@ bool stopm(M* m) {
     P* p = m->nextp;
     m->nextp = nullptr;
     acquirep(m, p);
+    if (m->unwind) {
+      // On g0, with a P, outside the sched lock (ready() takes it).
+      m->unwind = false;
+      unwind_leftovers(rt);
+    }
     return true;
   }
 }

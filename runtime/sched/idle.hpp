@@ -54,6 +54,12 @@ bool stopm(M* m);
 // p was taken from its M (sysmon): start an M for it if there is work, else
 // put it on the idle list.
 void handoffp(runtime* rt, P* p);
+// checkdead found fibers left blocked when main returned (sched lock held,
+// every M idle): take an idle M and an idle P and wake the M with
+// M::unwind set; stopm, once it holds the P, runs unwind_leftovers
+// (sched/leftover.hpp). The M may be the caller's own (stopm's checkdead):
+// its sleep then returns at once.
+void start_unwind_locked(runtime* rt);
 // m found work while spinning: stop spinning, and wake another spinner in
 // case there is more (rule 3).
 void reset_spinning(M* m);

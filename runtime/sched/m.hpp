@@ -94,6 +94,9 @@ struct M {
   bool lockwait = false;
   bool retire = false;
   bool retime = false;   // woken to recompute its timed sleep (under the sched lock)
+  // Woken by checkdead to unwind the leftover fibers (sched/leftover.hpp);
+  // set with nextp before the wake-up, read after it (the note orders them).
+  bool unwind = false;
   M* link = nullptr;     // idle list, under the sched lock
   std::thread thread;    // empty for m0 (the thread that called run)
   xorshift rng;          // steal order, select order, randomised scheduling

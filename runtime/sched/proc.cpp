@@ -170,6 +170,7 @@ void run_main(const options& opts, void (*fn)(void*), void* arg, std::source_loc
   runtime* rt = &rtm;
   rt->sysmon_tick_ns = sysmon_tick_ns(opts);
   rt->deadlock_throws = opts.throw_on_deadlock;
+  rt->leftovers = opts.leftovers;
   // Listed from here until it is destroyed, so that an outside thread's exit
   // can re-run its deadlock check (sched/outside.hpp).
   struct live_listing {
@@ -190,10 +191,23 @@ void run_main(const options& opts, void (*fn)(void*), void* arg, std::source_loc
     acquirep(m0, pidleget(rt));
   }
 
-  // The main fiber.
+  // The main fiber: fn(arg), then the mark that makes fibers still blocked
+  // leftovers rather than a deadlock (checkdead). fn does not throw: run's
+  // body stores main's exception. `main` lives in this frame, which
+  // outlives every fiber.
+  struct main_call {
+    void (*fn)(void*);
+    void* arg;
+    runtime* rt;
+  } main{fn, arg, rt};
   G* g = gfget(rt, m0->p, rt->stacks.default_usable());
-  g->entry = fn;
-  g->entry_arg = arg;
+  g->entry = [](void* a) {
+    auto* c = static_cast<main_call*>(a);
+    c->fn(c->arg);
+    // release: what main did is visible to the unwinding it may lead to.
+    c->rt->main_returned.store(true, std::memory_order_release);
+  };
+  g->entry_arg = &main;
   g->created_at = where;
   prepare_fiber(rt, m0->p, g, g);
   runq_put(m0->p, g, true);

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "fiber/stack.hpp"
+#include "goro/runtime.hpp"
 #include "os/lock.hpp"
 #include "sched/g.hpp"
 #include "sched/global_queue.hpp"
@@ -51,6 +52,7 @@ struct runtime {
   intrusive_queue<G, &G::schedlink> runq;  // the global run queue
   bool done = false;           // every fiber finished (or deadlocked): Ms exit
   bool deadlock_throws = false;  // options::throw_on_deadlock
+  goro::leftover_policy leftovers = goro::leftover_policy::unwind;  // options::leftovers; set before start
   bool deadlocked = false;     // checkdead found a deadlock (throw mode)
   std::string deadlock_report;
   // A deadlock seen while the process has threads the runtime does not
@@ -74,6 +76,10 @@ struct runtime {
   std::atomic<std::int32_t> external_refs{0};  // live goro::keep_alive objects
   runtime* next_live = nullptr;  // the list of live runtimes, under sched/outside.cpp's live_lock
   std::atomic<std::int32_t> external_inflight{0};  // ready() calls from outside, in progress
+  // The main fiber's function has returned: fibers still blocked forever
+  // are leftovers (sched/leftover.hpp), not a deadlock. Stored once, by the
+  // main fiber (release); checkdead loads it (acquire) under `lock`.
+  std::atomic<bool> main_returned{false};
 
   // ---- sysmon (sysmon.cpp, spare.cpp) --------------------------------------
   std::int64_t sysmon_tick_ns = 20'000;

@@ -5,6 +5,7 @@
 
 #include "debug/panic.hpp"
 #include "goro/detail/config.hpp"
+#include "goro/errors.hpp"
 #include "sched/fairness.hpp"
 #include "sched/fiber_local.hpp"
 #include "sched/g.hpp"
@@ -144,12 +145,15 @@ void fiber_main(transfer_t t) {
   g->fresh = false;
   try {
     g->entry(g->entry_arg);
-    // Its goro::fiber_local values, on the fiber itself (destructors may
-    // use goro), before the G is given back.
-    if (g->nlocals != 0) destroy_fiber_locals(g);
+  } catch (const goro::fiber_cancelled&) {
+    // Left blocked when main returned, and unwound (sched/leftover.hpp):
+    // the fiber ends quietly.
   } catch (...) {
     report_uncaught_exception(g);
   }
+  // Its goro::fiber_local values, on the fiber itself (destructors may use
+  // goro), before the G is given back; also after an unwinding.
+  if (g->nlocals != 0) destroy_fiber_locals(g);
   // The fiber may have migrated: read the M afresh.
   m = current_m();
   P* p = enter_runtime(m);

@@ -12,12 +12,39 @@ condition_variable::~condition_variable() {
   if (!waiters_.empty()) rt::fatal("goro::condition_variable", "destroyed while fibers wait on it");
 }
 
+namespace detail {
+
+void relock_cancelled() noexcept {
+  rt::fatal("goro::condition_variable::wait",
+            "the re-lock after a cancelled wait was cancelled too: the lock's holder never releases it");
+}
+
+}  // namespace detail
+
+// A party blocked in wait_impl, for its cancel hook.
+struct condition_variable::blocked {
+  condition_variable* cv;
+  detail::waiter* w;
+};
+
+bool condition_variable::cancel_blocked(void* arg) noexcept {
+  auto* b = static_cast<blocked*>(arg);
+  b->cv->lock_.lock();
+  const bool queued = b->w->queued;  // not queued: a notify took us and wakes us
+  b->cv->waiters_.remove(b->w);
+  b->cv->lock_.unlock();
+  return queued;
+}
+
 void condition_variable::wait_impl(void (*unlock)(void*), void* user_lock) {
   goro::detail::note_thread_use();
   detail::parker p;
   detail::parker_init(p);
   detail::waiter w;
   w.who = &p;
+  blocked self{this, &w};
+  p.cancel = &cancel_blocked;
+  p.cancel_arg = &self;
   lock_.lock();
   waiters_.push_back(&w);
   // Queued before the user's lock is released: a notifier that changed the

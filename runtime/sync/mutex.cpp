@@ -75,7 +75,7 @@ void mutex::lock_slow() {
       wait_start = steady::now();
       waited = true;
     }
-    sema_.acquire(detail::wait_reason::mutex, lifo);
+    sema_.acquire(detail::wait_reason::mutex, lifo, &withdraw_waiter, this);
     starving = starving || steady::now() - wait_start > starvation_threshold;
     old = state_.load(std::memory_order_relaxed);
     if (old & starving_bit) {
@@ -92,6 +92,23 @@ void mutex::lock_slow() {
     }
     awoke = true;
     iter = 0;
+  }
+}
+
+void mutex::withdraw_waiter(void* self) noexcept {
+  // A waiter parked on sema_ and counted in state_ leaves without the lock
+  // (the runtime unwinds it; no fiber runs meanwhile, so no unlock is half
+  // done). It stops counting; the last waiter to leave also ends
+  // starvation mode, whose hand-off needs a waiter to hand to. relaxed: no
+  // data is handed over, and the locked bit, which orders the critical
+  // sections, is untouched (an RMW keeps their release sequence).
+  auto* m = static_cast<mutex*>(self);
+  std::uint32_t old = m->state_.load(std::memory_order_relaxed);
+  for (;;) {
+    if ((old >> waiter_shift) == 0) rt::fatal("goro::mutex::lock", "inconsistent mutex state: cancelled waiter not counted");
+    std::uint32_t next = old - (1u << waiter_shift);
+    if ((next >> waiter_shift) == 0) next &= ~starving_bit;
+    if (m->state_.compare_exchange_weak(old, next, std::memory_order_relaxed)) return;
   }
 }
 

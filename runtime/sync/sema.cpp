@@ -14,7 +14,28 @@ sema::~sema() {
   if (!waiters_.empty()) rt::fatal("goro::detail::sema", "destroyed while fibers wait on it");
 }
 
-void sema::acquire(wait_reason why, bool lifo) {
+// A party blocked in acquire, for its cancel hook.
+struct sema::blocked {
+  sema* s;
+  waiter* w;
+  void (*withdraw)(void*) noexcept;
+  void* withdraw_arg;
+};
+
+bool sema::cancel_blocked(void* arg) noexcept {
+  auto* b = static_cast<blocked*>(arg);
+  b->s->lock_.lock();
+  // Not queued: release() popped us and is handing us its token.
+  const bool queued = b->w->queued;
+  if (queued) {
+    b->s->waiters_.remove(b->w);
+    if (b->withdraw) b->withdraw(b->withdraw_arg);
+  }
+  b->s->lock_.unlock();
+  return queued;
+}
+
+void sema::acquire(wait_reason why, bool lifo, void (*withdraw)(void*) noexcept, void* withdraw_arg) {
   goro::detail::note_thread_use();
   lock_.lock();
   if (tokens_ > 0) {
@@ -26,6 +47,9 @@ void sema::acquire(wait_reason why, bool lifo) {
   parker_init(p);
   waiter w;
   w.who = &p;
+  blocked self{this, &w, withdraw, withdraw_arg};
+  p.cancel = &cancel_blocked;
+  p.cancel_arg = &self;
   if (lifo) waiters_.push_front(&w); else waiters_.push_back(&w);
   // Woken by release(), which gave us its token.
   parker_block(p, why, &spinlock::unlock_fn, &lock_);

@@ -14,7 +14,31 @@ void shared_mutex::lock_shared() {
   goro::detail::note_thread_use();
   // acquire: see the writes of the last writer.
   if (readers_.fetch_add(1, std::memory_order_acquire) < 0)
-    reader_sem_.acquire(detail::wait_reason::rwmutex_read);  // a writer holds or waits
+    reader_sem_.acquire(detail::wait_reason::rwmutex_read, false, &withdraw_reader, this);  // a writer holds or waits
+}
+
+// The runtime unwinds parked fibers (sched/leftover.hpp) while no fiber
+// runs, so no lock or unlock is half done here; what a cancelled waiter
+// counted is undone before anyone can look. relaxed: no data is handed
+// over, and RMWs keep the release sequences that order critical sections.
+
+void shared_mutex::withdraw_reader(void* self) noexcept {
+  // A reader queued behind a writer had counted itself in readers_.
+  static_cast<shared_mutex*>(self)->readers_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void shared_mutex::withdraw_writer(void* self) noexcept {
+  // A writer holding writer_ and waiting for the readers inside to leave
+  // gives up: it no longer announces itself (readers_ back above zero, so
+  // departing readers stop counting down departing_), and writer_ is
+  // released. Not writer_.unlock(): that may wake (ready) a writer queued
+  // on writer_, which is being cancelled too; this raw release wakes
+  // nobody, and each queued writer's own withdraw_waiter clears its count.
+  auto* m = static_cast<shared_mutex*>(self);
+  m->readers_.fetch_add(max_readers, std::memory_order_relaxed);
+  m->departing_.store(0, std::memory_order_relaxed);
+  // release: like an unlock, though nothing was written under it.
+  m->writer_.state_.fetch_sub(mutex::locked_bit, std::memory_order_release);
 }
 
 bool shared_mutex::try_lock_shared() noexcept {
@@ -42,7 +66,7 @@ void shared_mutex::lock() {
   // acq_rel: acquire the departed readers' releases; announce the writer.
   const std::int32_t r = readers_.fetch_sub(max_readers, std::memory_order_acq_rel);
   if (r != 0 && departing_.fetch_add(r, std::memory_order_acq_rel) + r != 0)
-    writer_sem_.acquire(detail::wait_reason::rwmutex_write);
+    writer_sem_.acquire(detail::wait_reason::rwmutex_write, false, &withdraw_writer, this);
 }
 
 bool shared_mutex::try_lock() {

@@ -79,9 +79,42 @@ bool wait_group::register_waiter(std::uint64_t* gen) noexcept {
   }
 }
 
+// A party blocked in wait(), for its cancel hook.
+struct wait_group::blocked {
+  wait_group* wg;
+  detail::waiter* w;
+  std::uint64_t gen;  // the generation it registered in
+};
+
+bool wait_group::cancel_blocked(void* arg) noexcept {
+  // Withdraw the registration, as a timed-out wait does, but without ever
+  // waiting: if the counter reached zero in our generation, the add() that
+  // did it is about to take the list and wake us, so the wake-up is not
+  // ours to cancel. lock_ held: that add() cannot have taken the list yet.
+  auto* b = static_cast<blocked*>(arg);
+  wait_group* wg = b->wg;
+  wg->lock_.lock();
+  bool ours = b->w->queued;
+  while (ours) {
+    // acquire / acq_rel: as wait_until_ns's withdrawal.
+    std::uint64_t s = wg->state_.load(std::memory_order_acquire);
+    if ((s & gen_mask) != b->gen || (s >> 32) == 0) {
+      ours = false;
+    } else if ((s & waiter_mask) == 0) {
+      rt::fatal("goro::wait_group::wait", "inconsistent state: cancelled waiter not registered");
+    } else if (wg->state_.compare_exchange_weak(s, s - 1, std::memory_order_acq_rel, std::memory_order_acquire)) {
+      wg->waiters_.remove(b->w);
+      break;
+    }
+  }
+  wg->lock_.unlock();
+  return ours;
+}
+
 void wait_group::wait() {
   goro::detail::note_thread_use();
-  if (!register_waiter(nullptr)) return;
+  std::uint64_t gen = 0;
+  if (!register_waiter(&gen)) return;
   lock_.lock();
   if (tokens_ > 0) {
     tokens_--;
@@ -92,6 +125,9 @@ void wait_group::wait() {
   detail::parker_init(p);
   detail::waiter me;
   me.who = &p;
+  blocked self{this, &me, gen};
+  p.cancel = &cancel_blocked;
+  p.cancel_arg = &self;
   waiters_.push_back(&me);
   detail::parker_block(p, detail::wait_reason::wait_group, &detail::spinlock::unlock_fn, &lock_);
 }

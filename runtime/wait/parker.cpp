@@ -6,10 +6,12 @@
 
 #include "debug/fatal.hpp"
 #include "goro/detail/timer.hpp"
+#include "goro/errors.hpp"
 #include "goro/detail/wait.hpp"
 #include "os/clock.hpp"
 #include "os/futex.hpp"
 #include "sched/caller.hpp"
+#include "sched/g.hpp"
 #include "sched/park.hpp"
 
 namespace goro::detail {
@@ -51,7 +53,13 @@ void parker_init(parker& p) noexcept {
 
 void parker_block(parker& p, wait_reason why, void (*unlock)(void*), void* arg) {
   if (p.g != nullptr) {
+    // Where the runtime finds our cancel hook while we are parked
+    // (sched/leftover.cpp). Only this fiber writes it, only while running.
+    p.g->parker = &p;
     rt::park(why, unlock, arg);
+    p.g->parker = nullptr;
+    // Set before the runtime readied us (ordered by the ready).
+    if (p.cancelled) throw goro::fiber_cancelled();
     return;
   }
   unlock(arg);

@@ -166,6 +166,27 @@ TEST_P(FiberLocal, DestroyedFiberLocalNeverLeaksIntoANewOne) {
   EXPECT_EQ(counted::destroyed.load(), counted::made.load());
 }
 
+// A fiber left blocked when main returns is unwound; its values are then
+// destroyed like those of any fiber that ends.
+TEST_P(FiberLocal, LeftoverFibersValuesAreDestroyed) {
+  counted::made = 0;
+  counted::destroyed = 0;
+  goro::run(opts(), [] {
+    static goro::fiber_local<counted> c;
+    goro::chan<int> never, started;
+    for (int i = 0; i < 10; i++) {
+      goro::go([never, started]() mutable {
+        c.get().v = 1;
+        started.send(1);
+        never.recv();
+      });
+    }
+    for (int i = 0; i < 10; i++) started.recv();
+  });
+  EXPECT_EQ(counted::made.load(), 10);
+  EXPECT_EQ(counted::destroyed.load(), 10);
+}
+
 TEST_F(FiberLocalFixed, OutsideAFiberIsAnError) {
   goro::fiber_local<int> x;
   EXPECT_THROW(x.get(), std::logic_error);

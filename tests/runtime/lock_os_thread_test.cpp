@@ -370,4 +370,39 @@ TEST_F(LockOSThreadFixed, LockedFiberInADeadlockIsReported) {
   EXPECT_EQ(goro::run([] { return 3; }), 3);
 }
 
+// Main returns while locked fibers are still blocked forever: they are
+// unwound like any leftover (each on its own thread, which then retires),
+// and run returns with every thread gone.
+TEST_P(LockOSThread, LockedLeftoversAreUnwound) {
+  goro::run(opts(), [] {});
+  const int before = task_count();
+  std::atomic<int> unwound{0}, moved{0};
+  for (int round = 0; round < 5; round++) {
+    goro::run(opts(), [&] {
+      goro::chan<int> never, started;
+      for (int i = 0; i < 3; i++) {
+        goro::go([&, never, started]() mutable {
+          goro::this_fiber::lock_os_thread();
+          const std::uint64_t tid = self();
+          struct on_unwind {
+            std::atomic<int>& n;
+            std::atomic<int>& moved;
+            std::uint64_t tid;
+            ~on_unwind() {
+              if (self() != tid) moved++;
+              n++;
+            }
+          } guard{unwound, moved, tid};
+          started.send(1);
+          never.recv();  // never returns: cancelled once main has returned
+        });
+      }
+      for (int i = 0; i < 3; i++) started.recv();
+    });
+  }
+  EXPECT_EQ(unwound.load(), 15);
+  EXPECT_EQ(moved.load(), 0);
+  EXPECT_EQ(task_count(), before);
+}
+
 }  // namespace

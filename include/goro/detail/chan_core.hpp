@@ -39,6 +39,12 @@ struct chan_core {
   const chan_ops* ops;
 
   chan_core(std::size_t capacity, const chan_ops* o) noexcept : cap(capacity), ops(o) {}
+  // The last handle is gone: parties still queued can never be woken. They
+  // are unlinked and marked orphaned, so that unwinding them (when main
+  // returns) never touches the freed channel.
+  ~chan_core();
+  chan_core(const chan_core&) = delete;
+  chan_core& operator=(const chan_core&) = delete;
 
   // Queue `w` (which has `who` and `elem` set) on the send or receive queue
   // and block until a partner or close() wakes it. Called with the lock

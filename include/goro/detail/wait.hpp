@@ -47,11 +47,26 @@ enum class claim_state : std::uint32_t {
 // to run other fibers) and an OS thread outside any runtime, or a fiber
 // inside goro::blocking (which blocks its thread on a futex). A parker lives
 // on the blocked party's stack and is valid until parker_block returns.
+//
+// Cancellation (unwinding the fibers left blocked when main returns;
+// docs/design.md). Every untimed blocking site sets `cancel` before
+// parker_block: cancel(cancel_arg), called by the runtime while no fiber
+// runs, takes the party's waiters off their queues under their owner's lock
+// and repairs the owner's state (counts the party contributed by waiting),
+// returning true; or returns false when a waker already took the party (it
+// is being woken normally). The runtime then sets `cancelled` and readies
+// the fiber, and parker_block throws goro::fiber_cancelled. A fiber parked
+// with no hook is never cancelled (the deadlock report lists it instead).
+// Written by the blocked fiber before it parks and by the runtime while it
+// is parked; the park and the ready order them (plain fields).
 struct parker {
   fiber* g = nullptr;  // null: block the thread
   std::atomic<claim_state> claimed{claim_state::open};
   std::atomic<std::uint32_t> woken{0};  // threads: the futex word
   waiter* fired = nullptr;  // which of its waiters the claimer took (written by the claimer)
+  bool (*cancel)(void* arg) noexcept = nullptr;
+  void* cancel_arg = nullptr;
+  bool cancelled = false;
 };
 
 // Set p.g to the calling fiber if it may park, else leave it null.
@@ -59,6 +74,8 @@ void parker_init(parker& p) noexcept;
 // Block until parker_wake(p). `unlock(arg)` is called once the party can
 // no longer miss the wake-up (for a fiber: after it switched out), so a
 // waker that takes the lock `unlock` releases and finds p queued may wake it.
+// Throws goro::fiber_cancelled when the runtime cancelled the fiber (only
+// with p.cancel set; see parker).
 void parker_block(parker& p, wait_reason why, void (*unlock)(void* arg), void* arg);
 // Like parker_block, but give up at `deadline` (now_ns clock). Returns
 // true when a waker claimed and woke the party, false on timeout (then the
@@ -94,6 +111,11 @@ struct waiter {
   void* elem = nullptr;
   bool ok = false;
   std::uint32_t case_index = 0;
+  // Channels: the channel was destroyed (its last handle went) while this
+  // waiter was queued; its destructor unlinked it, and nobody may touch the
+  // channel through it any more. Written by the destroyer while the party
+  // is parked.
+  bool orphaned = false;
 };
 
 // An intrusive FIFO of waiters, doubly linked so that a party can take its
