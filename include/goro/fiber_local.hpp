@@ -10,8 +10,9 @@
 //  - get() returns the calling fiber's T, value-initialised (T()) on the
 //    fiber's first get(). The same fiber always gets the same object,
 //    whatever thread it runs on.
-//  - A fiber's values are destroyed when its function returns, on the
-//    fiber itself, before its stack and control block are reused: a
+//  - A fiber's values are destroyed when its function returns (or the
+//    fiber is unwound as a leftover, options::leftovers), on the fiber
+//    itself, before its stack and control block are reused: a
 //    destructor may use goro (channels, mutexes, go) and may call get() on
 //    any fiber_local (a value it creates is destroyed in a later pass; a
 //    destructor that keeps creating values is a fatal error after 16
