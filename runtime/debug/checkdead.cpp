@@ -108,8 +108,10 @@ void checkdead(runtime* rt) {
   // Every M is idle, yet fibers are alive: nothing can ever wake them.
   // acquire: pairs with the main fiber's release store (proc.cpp); the
   // lock orders it too.
+  // Unwinding needs an idle M to do it on (and an idle P): every M may be
+  // asleep for a locked fiber instead (sched/lockedm.hpp); then the report.
   if (rt->main_returned.load(std::memory_order_acquire) && rt->leftovers != leftover_policy::abort &&
-      leftovers_cancellable(rt)) {
+      rt->midle != nullptr && rt->pidle != nullptr && leftovers_cancellable(rt)) {
     // Fibers left blocked when main returned: unwind them (sched/leftover.hpp).
     if (rt->leftovers == leftover_policy::report_then_unwind) {
       const std::string list = list_fibers(rt);
