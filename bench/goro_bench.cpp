@@ -25,6 +25,8 @@
 #include <thread>
 #include <vector>
 
+#include "peers/cpp_peer.hpp"  // the watchdog the C++ peers use too
+
 namespace {
 
 using clock_type = std::chrono::steady_clock;
@@ -423,33 +425,6 @@ const workload workloads[] = {
     {"echo", 1000000, nullptr, nullptr},
 };
 
-// Aborts the process if a workload runs longer than the limit.
-class watchdog {
- public:
-  watchdog(const char* name, std::chrono::seconds limit)
-      : thread_([this, name, limit] {
-          std::unique_lock<std::mutex> l(mu_);
-          if (!cv_.wait_for(l, limit, [this] { return stop_; })) {
-            std::fprintf(stderr, "goro-bench: workload %s exceeded %llds, aborting\n", name,
-                         (long long)limit.count());
-            std::_Exit(3);
-          }
-        }) {}
-  ~watchdog() {
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      stop_ = true;
-    }
-    cv_.notify_one();
-    thread_.join();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  std::thread thread_;
-};
 
 bool run_one(const workload& w, std::int64_t n) {
   if (w.bound) {
@@ -464,7 +439,7 @@ bool run_one(const workload& w, std::int64_t n) {
   }
   result r;
   {
-    watchdog dog(w.name, std::chrono::seconds(90));
+    peer::watchdog dog("goro-bench", w.name, std::chrono::seconds(90));
     r = w.run(n);
   }
   std::printf("workload=%s p=%d n=%lld seconds=%.6f metric=%.3f unit=%s check=%s\n", w.name, procs,
