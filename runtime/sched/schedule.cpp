@@ -63,13 +63,21 @@ G* steal_work(M* m) {
 }
 
 // Run the due timers of every P (ours first). True if any fired.
+// Slots free in p's local ring, for the timers this M may fire onto it
+// (run_timers). A full ring fires none: its fibers run first, and the
+// timers fire at the next look (every switch checks for due timers).
+std::size_t runq_room(P* p) {
+  const std::uint32_t used = p->runq.ring_size();
+  return used < runq_capacity ? runq_capacity - used : 0;
+}
+
 bool run_all_timers(M* m) {
   runtime* rt = m->rt;
   if (next_timer(rt) == 0) return false;  // no clock read without timers
   const std::int64_t now = now_ns();
-  bool fired = run_timers(m->p, now);
+  bool fired = run_timers(m->p, now, runq_room(m->p));
   for (auto& p : rt->allp)
-    if (p.get() != m->p) fired = run_timers(p.get(), now) || fired;
+    if (p.get() != m->p) fired = run_timers(p.get(), now, runq_room(m->p)) || fired;
   return fired;
 }
 
@@ -82,7 +90,7 @@ top:
   // Our own due timers (they ready fibers onto our queue).
   if (const std::int64_t e = p->timers.earliest.load(std::memory_order_relaxed); e != 0) {
     const std::int64_t now = now_ns();
-    if (e <= now) run_timers(p, now);
+    if (e <= now) run_timers(p, now, runq_room(p));
   }
   if (found f = local_pick(rt, p); f.g) return f;
   if (rt->runq.size() > 0) {

@@ -49,27 +49,36 @@ class timer_heap {
   // The rest: lock held.
   std::size_t size() const noexcept { return h_.size(); }
   bool empty() const noexcept { return h_.empty(); }
-  detail::timer_node* top() const noexcept { return h_.empty() ? nullptr : h_[0]; }
+  detail::timer_node* top() const noexcept { return h_.empty() ? nullptr : h_[0].t; }
   // Add t, which is in no heap. True if it is now the earliest.
   bool push(detail::timer_node* t);
   // Take t, which is in this heap, out of it.
   void remove(detail::timer_node* t) noexcept;
-  // Fire every timer whose `when` is at most now, earliest first: a one-shot
-  // leaves the heap before its fire runs (fire may free it); a periodic one
-  // is re-armed first, skipping the periods already missed. True if any
-  // fired.
-  bool run_due(std::int64_t now);
+  // Fire the timers whose `when` is at most now, earliest first, at most
+  // `max` of them: a one-shot leaves the heap before its fire runs (fire may
+  // free it); a periodic one is re-armed first, skipping the periods
+  // already missed. True if any fired.
+  bool run_due(std::int64_t now, std::size_t max = SIZE_MAX);
   // Take every timer out, calling its `drop` (the runtime ends).
   void drop_all() noexcept;
 
  private:
-  void set_at(std::size_t i, detail::timer_node* t) noexcept;
+  // A heap slot: the timer and a copy of its `when` (equal while it is in
+  // the heap), so that sifting compares within this array instead of
+  // reading timers scattered over fibers' stacks; only the moved timers'
+  // indexes are written.
+  struct entry {
+    std::int64_t when;
+    detail::timer_node* t;
+  };
+
+  void set_at(std::size_t i, entry e) noexcept;
   void sift_up(std::size_t i) noexcept;
   void sift_down(std::size_t i) noexcept;
   void remove_at(std::size_t i) noexcept;
   void update_earliest() noexcept;
 
-  std::vector<detail::timer_node*> h_;
+  std::vector<entry> h_;
 };
 
 }  // namespace goro::rt

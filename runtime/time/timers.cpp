@@ -16,12 +16,12 @@
 
 namespace goro::rt {
 
-bool run_timers(P* p, std::int64_t now) {
+bool run_timers(P* p, std::int64_t now, std::size_t max) {
   timer_heap& th = p->timers;
   const std::int64_t e = th.earliest.load(std::memory_order_relaxed);
-  if (e == 0 || e > now) return false;
+  if (e == 0 || e > now || max == 0) return false;
   std::lock_guard<futex_lock> l(th.lock);
-  return th.run_due(now);
+  return th.run_due(now, max);
 }
 
 std::int64_t next_timer(runtime* rt) {

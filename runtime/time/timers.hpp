@@ -9,6 +9,7 @@
 // and nobody is running them.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace goro::rt {
@@ -16,8 +17,13 @@ namespace goro::rt {
 struct P;
 struct runtime;
 
-// Run p's due timers; true if any fired. Any M may call it for any P.
-bool run_timers(P* p, std::int64_t now);
+// Run up to `max` of p's due timers, earliest first; true if any fired.
+// Any M may call it for any P. A fire usually readies one fiber onto the
+// caller's P, so callers pass the free slots of their P's run queue: due
+// timers left in the heap wait there in deadline order, rather than
+// overflowing the ring to the global queue, where they would wait behind
+// the ring's later arrivals.
+bool run_timers(P* p, std::int64_t now, std::size_t max);
 // The earliest pending timer of any P, or 0.
 std::int64_t next_timer(runtime* rt);
 // Forget every pending timer (the runtime ends): drop hooks run.
