@@ -83,6 +83,11 @@ struct M {
   std::atomic<bool> in_rt{true};
   P* nextp = nullptr;    // P handed over by startm; read after the note wakes us
   m_action action = m_action::none;
+  // Firing a batch of timers on g0 (schedule.cpp, fire_timers): ready()
+  // queues the fibers and notes that one M should be woken at the end,
+  // instead of a wakep (a seq_cst fence and shared counters) per fiber.
+  bool batching_readies = false;
+  bool batched_ready = false;
   G* switched_from = nullptr;  // a direct switch's old fiber (sched/switch.cpp)
   bool started_directly = false;  // ... and its new fiber starts afresh (fiber_main)
   note park;             // idle Ms sleep here (and locked ones, sched/lockedm.hpp)

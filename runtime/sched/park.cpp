@@ -64,8 +64,12 @@ void ready(G* g) noexcept {
   if (from_fiber) leave_runtime(m);  // sysmon took our P: use the global queue
   if (c.kind == caller_kind::g0 && m->rt == rt && m->p != nullptr && m->in_rt.load(std::memory_order_relaxed)) {
     // On g0 with a P (a timer firing in find_runnable): FIFO on our ring.
+    // A batch of timer fires wakes one M at its end (fire_timers).
     runq_put(m->p, g, false);
-    wakep(rt);
+    if (m->batching_readies)
+      m->batched_ready = true;
+    else
+      wakep(rt);
     return;
   }
   // From a thread outside this runtime (or without a P). Once g is queued

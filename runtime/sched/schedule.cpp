@@ -71,13 +71,26 @@ std::size_t runq_room(P* p) {
   return used < runq_capacity ? runq_capacity - used : 0;
 }
 
+// Fire p's due timers onto m's P (as many as its ring has room for), with
+// one wakep for the whole batch (see M::batching_readies).
+bool fire_timers(M* m, P* p, std::int64_t now) {
+  m->batching_readies = true;
+  const bool fired = run_timers(p, now, runq_room(m->p));
+  m->batching_readies = false;
+  if (m->batched_ready) {
+    m->batched_ready = false;
+    wakep(m->rt);
+  }
+  return fired;
+}
+
 bool run_all_timers(M* m) {
   runtime* rt = m->rt;
   if (next_timer(rt) == 0) return false;  // no clock read without timers
   const std::int64_t now = now_ns();
-  bool fired = run_timers(m->p, now, runq_room(m->p));
+  bool fired = fire_timers(m, m->p, now);
   for (auto& p : rt->allp)
-    if (p.get() != m->p) fired = run_timers(p.get(), now, runq_room(m->p)) || fired;
+    if (p.get() != m->p) fired = fire_timers(m, p.get(), now) || fired;
   return fired;
 }
 
@@ -90,7 +103,7 @@ top:
   // Our own due timers (they ready fibers onto our queue).
   if (const std::int64_t e = p->timers.earliest.load(std::memory_order_relaxed); e != 0) {
     const std::int64_t now = now_ns();
-    if (e <= now) run_timers(p, now, runq_room(p));
+    if (e <= now) fire_timers(m, p, now);
   }
   if (found f = local_pick(rt, p); f.g) return f;
   if (rt->runq.size() > 0) {
