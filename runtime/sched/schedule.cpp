@@ -62,7 +62,6 @@ G* steal_work(M* m) {
   return nullptr;
 }
 
-// Run the due timers of every P (ours first). True if any fired.
 // Slots free in p's local ring, for the timers this M may fire onto it
 // (run_timers). A full ring fires none: its fibers run first, and the
 // timers fire at the next look (every switch checks for due timers).
@@ -84,6 +83,7 @@ bool fire_timers(M* m, P* p, std::int64_t now) {
   return fired;
 }
 
+// Run the due timers of every P (ours first). True if any fired.
 bool run_all_timers(M* m) {
   runtime* rt = m->rt;
   if (next_timer(rt) == 0) return false;  // no clock read without timers
