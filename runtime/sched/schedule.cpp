@@ -63,11 +63,13 @@ G* steal_work(M* m) {
 }
 
 // Slots free in p's local ring, for the timers this M may fire onto it
-// (run_timers). A full ring fires none: its fibers run first, and the
-// timers fire at the next look (every switch checks for due timers).
+// (run_timers); at least one. A full ring still fires one timer per look
+// (every switch looks when timers are due), overflowing as any ready does:
+// fibers that keep yielding can keep the ring full for good, and must not
+// starve the timers.
 std::size_t runq_room(P* p) {
   const std::uint32_t used = p->runq.ring_size();
-  return used < runq_capacity ? runq_capacity - used : 0;
+  return used < runq_capacity ? runq_capacity - used : 1;
 }
 
 // Fire p's due timers onto m's P (as many as its ring has room for), with
