@@ -173,7 +173,10 @@ TEST_P(UnwrappedBlocking, ShortUnwrappedSleepsWhileMainCounts) {
   });
   std::printf("[ info ] procs %d: %lld counts, %lld naps, max gap %lld us\n", procs, static_cast<long long>(count),
               static_cast<long long>(naps.load()), static_cast<long long>(max_gap_us));
-  EXPECT_GT(count, 100);
+  // The main fiber gets a turn at least every few slices (each sleeper may
+  // hold a P for one): 68-700 counts seen, under TSan too; held off by the
+  // sleepers (no retake of a sleeping thread), it counted 3-4.
+  EXPECT_GT(count, 20);
   EXPECT_GE(naps.load(), 8);
   // Up to 8 sleepers may be queued ahead of the main fiber, and each may
   // hold a P for a slice before it yields or loses the P.
