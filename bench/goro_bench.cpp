@@ -25,23 +25,17 @@
 #include <thread>
 #include <vector>
 
-#include "peers/cpp_peer.hpp"  // the watchdog the C++ peers use too
+#include "peers/cpp_peer.hpp"
 
 namespace {
 
-using clock_type = std::chrono::steady_clock;
-
-struct result {
-  std::int64_t n = 0;
-  double seconds = 0;
-  double metric = 0;
-  const char* unit = "";
-  bool ok = false;
-  std::string extra;     // optional "# ..." line
-  std::string fail_msg;
-};
-
-double since(clock_type::time_point t) { return std::chrono::duration<double>(clock_type::now() - t).count(); }
+// The result line, its helpers and the timers' generator are the C++ peers'
+// (bench/peers/cpp_peer.hpp), so every C++ side measures the same way.
+using peer::clock_type;
+using peer::percentile;
+using peer::result;
+using peer::since;
+using peer::splitmix64;
 
 int procs = 0;
 
@@ -258,7 +252,7 @@ result fib(std::int64_t n) {
     const std::int64_t spawns = fib_serial(k + 1) - 1;
     result r{spawns, s, s * 1e3, "ms", got == want, {},
              "fib(" + std::to_string(k) + ")=" + std::to_string(got) + " want " + std::to_string(want)};
-    r.extra = "# workload=fib k=" + std::to_string(k) + " result=" + std::to_string(got) +
+    r.note = "# workload=fib k=" + std::to_string(k) + " result=" + std::to_string(got) +
               " spawns=" + std::to_string(spawns);
     return r;
   });
@@ -271,22 +265,6 @@ result fib(std::int64_t n) {
 // T0 + d_i (d_i from splitmix64, seed 12345, as every peer draws it) and
 // records how late it woke. A sleeper that reaches sleep_until after T0 makes
 // the run invalid: its lateness would include the barrier's wake-up.
-std::uint64_t splitmix64(std::uint64_t& state) {
-  state += 0x9E3779B97F4A7C15ULL;
-  std::uint64_t z = state;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
-
-std::int64_t percentile(const std::vector<std::int64_t>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  auto idx = static_cast<std::int64_t>(double(sorted.size()) * p + 0.999999999) - 1;
-  if (idx < 0) idx = 0;
-  if (idx >= static_cast<std::int64_t>(sorted.size())) idx = static_cast<std::int64_t>(sorted.size()) - 1;
-  return sorted[static_cast<std::size_t>(idx)];
-}
-
 constexpr auto timer_lead = std::chrono::milliseconds(400);
 constexpr std::uint64_t timer_window_ns = 100'000'000;
 
@@ -346,27 +324,17 @@ result timers_bench(std::int64_t n) {
                   "# workload=timers total_ms=%.1f p50_late_us=%.1f p99_late_us=%.1f max_late_us=%.1f "
                   "last_armed_ms_before_t0=%.1f",
                   s * 1e3, p50, p99, mx, double(-last_armed) / 1e6);
-    r.extra = buf;
+    r.note = buf;
     return r;
   });
 }
 
 // ---------------------------------------------------------------------------
-std::int64_t read_rss() {
-  std::ifstream f("/proc/self/status");
-  std::string line;
-  while (std::getline(f, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6)) * 1024;
-  }
-  std::fprintf(stderr, "goro-bench: VmRSS not found\n");
-  std::exit(1);
-}
-
 result parked_memory(std::int64_t n) {
   return goro::run({.procs = procs}, [n] {
-    const std::int64_t rss0 = read_rss();
+    const std::int64_t rss0 = peer::resident_bytes();
     std::unique_ptr<goro::chan<std::int64_t>[]> chans(new goro::chan<std::int64_t>[n]);
-    const std::int64_t base = read_rss();
+    const std::int64_t base = peer::resident_bytes();
     std::atomic<std::int64_t> parked{0}, sum{0};
     goro::wait_group wg;
     wg.add(n);
@@ -382,7 +350,7 @@ result parked_memory(std::int64_t n) {
     // Every fiber has counted itself; give the last few time to park (the
     // Go peer sleeps 100 ms here too).
     goro::blocking([] { std::this_thread::sleep_for(std::chrono::milliseconds(100)); });
-    const std::int64_t parked_rss = read_rss();
+    const std::int64_t parked_rss = peer::resident_bytes();
     for (std::int64_t i = 0; i < n; i++) chans[i].send(i + 1);
     wg.wait();
     double s = since(start);
@@ -395,7 +363,7 @@ result parked_memory(std::int64_t n) {
                   "# workload=parked_memory rss_before_channels=%lld rss_baseline=%lld rss_parked=%lld "
                   "channel_bytes_each=%.1f",
                   (long long)rss0, (long long)base, (long long)parked_rss, double(base - rss0) / double(n));
-    r.extra = buf;
+    r.note = buf;
     return r;
   });
 }
@@ -444,9 +412,9 @@ bool run_one(const workload& w, std::int64_t n) {
   }
   std::printf("workload=%s p=%d n=%lld seconds=%.6f metric=%.3f unit=%s check=%s\n", w.name, procs,
               (long long)r.n, r.seconds, r.metric, r.unit, r.ok ? "ok" : "FAIL");
-  if (!r.extra.empty()) std::printf("%s\n", r.extra.c_str());
+  if (!r.note.empty()) std::printf("%s\n", r.note.c_str());
   std::fflush(stdout);
-  if (!r.ok) std::fprintf(stderr, "goro-bench: %s: %s\n", w.name, r.fail_msg.c_str());
+  if (!r.ok) std::fprintf(stderr, "goro-bench: %s: %s\n", w.name, r.why.c_str());
   return r.ok;
 }
 

@@ -22,10 +22,10 @@
 #include <utility>
 
 #include "goro/detail/clock.hpp"
-#include "goro/errors.hpp"
 #include "goro/detail/spinlock.hpp"
 #include "goro/detail/thread_role.hpp"
 #include "goro/detail/wait.hpp"
+#include "goro/errors.hpp"
 
 namespace goro {
 

@@ -47,8 +47,8 @@
 #include <thread>
 
 #include "fiber/fcontext.hpp"
-#include "goro/detail/thread_role.hpp"
 #include "fiber/thread_state.hpp"
+#include "goro/detail/thread_role.hpp"
 #include "os/note.hpp"
 #include "os/rand.hpp"
 

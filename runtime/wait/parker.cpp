@@ -6,8 +6,8 @@
 
 #include "debug/fatal.hpp"
 #include "goro/detail/timer.hpp"
-#include "goro/errors.hpp"
 #include "goro/detail/wait.hpp"
+#include "goro/errors.hpp"
 #include "os/clock.hpp"
 #include "os/futex.hpp"
 #include "sched/caller.hpp"

@@ -41,6 +41,24 @@ std::int64_t us_between(clock_type::time_point a, clock_type::time_point b) {
 // several milliseconds under the sanitizers; one per P stalled in a row.
 constexpr std::int64_t gap_bound_us = 60'000;
 
+// 8 fibers, each looping until `stop` over an unwrapped usleep of lo_us to
+// hi_us microseconds (a fixed seed per fiber), then after_nap(); `wg` counts
+// them out.
+template <class AfterNap>
+void start_nappers(goro::wait_group& wg, std::atomic<bool>& stop, int lo_us, int hi_us, AfterNap after_nap) {
+  wg.add(8);
+  for (int f = 0; f < 8; f++)
+    goro::go([&wg, &stop, lo_us, hi_us, after_nap, f] {
+      std::mt19937 rng(static_cast<unsigned>(f));
+      std::uniform_int_distribution<int> us(lo_us, hi_us);
+      while (!stop.load()) {
+        usleep(static_cast<useconds_t>(us(rng)));
+        after_nap();
+      }
+      wg.done();
+    });
+}
+
 class UnwrappedBlocking : public goro_test::RuntimeTestWithParam<int> {};
 
 // procs P: P fibers each call std::this_thread::sleep_for(300 ms); a ticker
@@ -148,17 +166,9 @@ TEST_P(UnwrappedBlocking, ShortUnwrappedSleepsWhileMainCounts) {
   goro::run({.procs = procs}, [&] {
     std::atomic<bool> stop{false};
     goro::wait_group wg;
-    wg.add(8);
-    for (int f = 0; f < 8; f++)
-      goro::go([&, f] {
-        std::mt19937 rng(static_cast<unsigned>(f));
-        std::uniform_int_distribution<int> us(1000, 5000);
-        while (!stop.load()) {
-          usleep(static_cast<useconds_t>(us(rng)));
-          if (++naps % 4 == 0) goro::this_fiber::yield();
-        }
-        wg.done();
-      });
+    start_nappers(wg, stop, 1000, 5000, [&] {
+      if (++naps % 4 == 0) goro::this_fiber::yield();
+    });
     const auto end = clock_type::now() + 300ms;
     auto last = clock_type::now();
     while (last < end) {
@@ -203,18 +213,10 @@ TEST_P(UnwrappedBlocking, ShortCallsBetweenRuntimeCallsAreNotRetaken) {
   goro::run({.procs = procs}, [&] {
     std::atomic<bool> stop{false};
     goro::wait_group wg;
-    wg.add(8);
-    for (int f = 0; f < 8; f++)
-      goro::go([&, f] {
-        std::mt19937 rng(static_cast<unsigned>(f));
-        std::uniform_int_distribution<int> us(50, 200);
-        while (!stop.load()) {
-          usleep(static_cast<useconds_t>(us(rng)));
-          calls++;
-          goro::this_fiber::yield();
-        }
-        wg.done();
-      });
+    start_nappers(wg, stop, 50, 200, [&] {
+      calls++;
+      goro::this_fiber::yield();
+    });
     goro::this_fiber::sleep_for(300ms);
     stop = true;
     wg.wait();
