@@ -6,6 +6,8 @@
 #include "goro/context.hpp"
 #include "goro/fiber_local.hpp"
 #include "goro/go.hpp"
+#include "goro/io.hpp"
+#include "goro/net.hpp"
 #include "goro/runtime.hpp"
 #include "goro/select.hpp"
 #include "goro/sync.hpp"

@@ -98,6 +98,9 @@ void checkdead(runtime* rt) {
   if (rt->sysmon_taking) return;
   if (rt->live.load(std::memory_order_acquire) == 0) return;  // finishing
   if (next_timer(rt) != 0) return;  // a pending timer may still wake someone
+  // A party waiting on a descriptor may be woken by the network (the timed
+  // sleeper polls). Once main has returned, such fibers are leftovers.
+  if (netpoll_wanted(rt->poll) && !rt->main_returned.load(std::memory_order_acquire)) return;
   // A thread outside the runtime holding a goro::keep_alive may still wake
   // a fiber. relaxed: see keep_alive_release, which re-checks under the lock.
   if (rt->external_refs.load(std::memory_order_relaxed) > 0) return;

@@ -21,6 +21,8 @@ class note {
   // Wake the sleeper (or let its next sleep return at once). At most once
   // between clears.
   void wakeup() noexcept;
+  // Whether wakeup() has been called since the last clear (acquire, as sleep).
+  bool signalled() const noexcept { return key_.load(std::memory_order_acquire) != 0; }
   // Re-arm. Only the sleeper calls it, after it woke.
   void clear() noexcept { key_.store(0, std::memory_order_relaxed); }
 

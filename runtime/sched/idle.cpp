@@ -12,6 +12,7 @@
 #include "sched/retake.hpp"
 #include "sched/runtime.hpp"
 #include "sched/sysmon.hpp"
+#include "poll/netpoll.hpp"
 #include "time/timers.hpp"
 
 namespace goro::rt {
@@ -34,7 +35,33 @@ M* mget(runtime* rt) {  // lock held
   return m;
 }
 
+// The timed sleeper's sleep while parties wait on descriptors: in
+// epoll_wait until `until` (0: no timer), readying whatever becomes ready.
+// Returns true when the note was woken (someone took m off the idle list).
+// A waker sets the note, then reads `polling` (wake_m); we set `polling`,
+// then read the note: with the seq_cst fences between, one of us sees the
+// other, so a wake-up never waits for the poll's timeout.
+bool poll_sleep(M* m, std::int64_t until) {
+  runtime* rt = m->rt;
+  m->polling.store(true, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (!m->park.signalled()) {
+    rt->poll.blocked.store(true, std::memory_order_relaxed);  // a hint for find_runnable
+    netpoll(rt, until != 0 ? until : INT64_MAX);
+    rt->poll.blocked.store(false, std::memory_order_relaxed);
+  }
+  m->polling.store(false, std::memory_order_relaxed);
+  return m->park.signalled();
+}
+
 }  // namespace
+
+void wake_m(M* m) noexcept {
+  runtime* rt = m->rt;  // before the wake-up: m may leave at once (it stays allocated)
+  m->park.wakeup();
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // see poll_sleep
+  if (m->polling.load(std::memory_order_relaxed)) netpoll_break(rt);
+}
 
 bool mremove(runtime* rt, M* m) {
   for (M** pm = &rt->midle; *pm; pm = &(*pm)->link) {
@@ -124,7 +151,7 @@ void startm(runtime* rt, P* p, bool spinning) {
   // m is off the idle list: nobody else touches it until it wakes.
   casmstatus(m, mstatus::idle, spinning ? mstatus::spinning : mstatus::running, "startm");
   m->nextp = p;
-  m->park.wakeup();  // release: m reads its state and nextp after waking
+  wake_m(m);  // release: m reads its state and nextp after waking
 }
 
 void start_unwind_locked(runtime* rt) {
@@ -138,7 +165,7 @@ void start_unwind_locked(runtime* rt) {
   casmstatus(m, mstatus::idle, mstatus::running, "start_unwind_locked");
   m->nextp = p;
   m->unwind = true;
-  m->park.wakeup();
+  wake_m(m);
 }
 
 bool stopm(M* m) {
@@ -149,9 +176,11 @@ bool stopm(M* m) {
   bool arrived = !spare;  // a spare stops counting in spares_coming once listed
   bool may_time = true;
   for (;;) {
-    // One idle M (the timed sleeper) sleeps until the earliest timer; the
+    // One idle M (the timed sleeper) sleeps until the earliest timer, in
+    // epoll_wait while anyone waits on a descriptor (poll/netpoll.hpp); the
     // others until someone needs them.
     std::int64_t until = 0;
+    bool poll = false;
     {
       std::lock_guard<futex_lock> l(rt->lock);
       if (rt->done) return false;
@@ -161,49 +190,74 @@ bool stopm(M* m) {
         rt->spares_coming--;
       }
       checkdead(rt);
-      if (may_time && rt->timed_sleeper == nullptr && !rt->done) {
-        // Pairs with the fence in timer_start (see there).
+      if (may_time && !rt->done) {
+        // Pairs with the fences in timer_start and waiting_scope
+        // (poll/poll_desc.cpp): we read `earliest` and the waiter count
+        // after publishing ourselves, they publish before reading ours.
         std::atomic_thread_fence(std::memory_order_seq_cst);
-        until = next_timer(rt);
-        if (until != 0) {
-          rt->timed_sleeper = m;
-          rt->sleep_until.store(until, std::memory_order_relaxed);
+        const bool want_poll = netpoll_wanted(rt->poll);
+        // Descriptors are waited on, and the timed sleeper sleeps on its
+        // note: take over its role so that someone polls.
+        if (M* s = rt->timed_sleeper; s != nullptr && want_poll && !s->poll_role && mremove(rt, s)) {
+          rt->timed_sleeper = nullptr;
+          rt->sleep_until.store(INT64_MAX, std::memory_order_relaxed);
+          s->retime = true;
+          s->park.wakeup();  // not polling: its note is all there is to wake
+        }
+        if (rt->timed_sleeper == nullptr) {
+          until = next_timer(rt);
+          poll = want_poll;
+          if (until != 0 || poll) {
+            rt->timed_sleeper = m;
+            m->poll_role = poll;
+            rt->sleep_until.store(until != 0 ? until : INT64_MAX, std::memory_order_relaxed);
+          }
         }
       }
     }
-    if (until != 0 && !m->park.sleep_for(until - now_ns())) {
-      // Timed out. Still on the idle list, unless startm, finish or a
-      // timer_start wanting an earlier wake-up took us off it (then their
-      // wake-up is on its way).
+    bool woken = true;
+    if (poll) {
+      woken = poll_sleep(m, until);
+    } else if (until != 0) {
+      woken = m->park.sleep_for(until - now_ns());
+    } else {
+      m->park.sleep();
+    }
+    if (!woken) {
+      // Timed out, or the poll returned (events, a break). Still on the
+      // idle list, unless startm, finish or a timer_start wanting an
+      // earlier wake-up took us off it (then their wake-up is on its way).
       std::unique_lock<futex_lock> l(rt->lock);
       if (rt->timed_sleeper == m) {
         rt->timed_sleeper = nullptr;
         rt->sleep_until.store(INT64_MAX, std::memory_order_relaxed);
       }
+      m->poll_role = false;
       if (mremove(rt, m)) {
         if (rt->done) return false;
-        // Get a P: find_runnable then runs the due timers of every P.
+        // Get a P: find_runnable then runs the due timers of every P (and
+        // the fibers the poll readied onto the global queue).
         if (P* p = pidleget(rt)) {
           l.unlock();
           casmstatus(m, mstatus::idle, mstatus::running, "stopm");
           acquirep(m, p);
           return true;
         }
-        // Every P is busy: their Ms run their timers. Sleep untimed.
+        // Every P is busy: their Ms run their timers and poll when they
+        // look for work (sysmon polls if they never do). Sleep untimed.
         may_time = false;
         continue;
       }
       l.unlock();
       m->park.sleep();
-    } else if (until == 0) {
-      m->park.sleep();
-    } else {
+    } else if (until != 0 || poll) {
       // Woken before the deadline (by whoever took us off the idle list).
       std::lock_guard<futex_lock> l(rt->lock);
       if (rt->timed_sleeper == m) {
         rt->timed_sleeper = nullptr;
         rt->sleep_until.store(INT64_MAX, std::memory_order_relaxed);
       }
+      m->poll_role = false;
     }
     m->park.clear();
     if (m->retime) {  // an earlier timer: recompute the sleep
@@ -269,7 +323,7 @@ void finish_locked(runtime* rt) {
     M* next = idle->link;  // read before waking: the M may exit at once
     idle->link = nullptr;
     idle->nextp = nullptr;
-    idle->park.wakeup();
+    wake_m(idle);
     idle = next;
   }
   // Ms asleep for a locked fiber (a deadlock in throw mode), and m0

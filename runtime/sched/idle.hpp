@@ -60,6 +60,9 @@ void handoffp(runtime* rt, P* p);
 // (sched/leftover.hpp). The M may be the caller's own (stopm's checkdead):
 // its sleep then returns at once.
 void start_unwind_locked(runtime* rt);
+// Wake an idle M that whoever calls this took off the idle list (its note;
+// and its poll, if it is the timed sleeper blocked in epoll_wait).
+void wake_m(M* m) noexcept;
 // m found work while spinning: stop spinning, and wake another spinner in
 // case there is more (rule 3).
 void reset_spinning(M* m);

@@ -99,6 +99,12 @@ struct M {
   bool lockwait = false;
   bool retire = false;
   bool retime = false;   // woken to recompute its timed sleep (under the sched lock)
+  // The timed sleeper polls the network instead of sleeping on its note
+  // (poll/netpoll.hpp); under the sched lock.
+  bool poll_role = false;
+  // In (or about to enter) epoll_wait: a waker must also break the poll
+  // (wake_m). seq_cst, with the note: see poll_sleep in sched/idle.cpp.
+  std::atomic<bool> polling{false};
   // Woken by checkdead to unwind the leftover fibers (sched/leftover.hpp);
   // set with nextp before the wake-up, read after it (the note orders them).
   bool unwind = false;

@@ -25,7 +25,10 @@ runtime::runtime(std::int32_t nprocs, std::size_t stack_size) : procs(nprocs), s
   pidle_init(this);
 }
 
-runtime::~runtime() { free_all_gs(this); }
+runtime::~runtime() {
+  netpoll_close(this);
+  free_all_gs(this);
+}
 
 }  // namespace goro::rt
 

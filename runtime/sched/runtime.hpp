@@ -27,6 +27,7 @@
 #include "sched/global_queue.hpp"
 #include "sched/m.hpp"
 #include "sched/p.hpp"
+#include "poll/netpoll.hpp"
 
 namespace goro::rt {
 
@@ -108,6 +109,9 @@ struct runtime {
   // When the timed sleeper wakes (INT64_MAX: none). Written under `lock`,
   // read without it by timer_start to decide whether to wake it earlier.
   std::atomic<std::int64_t> sleep_until{INT64_MAX};
+
+  // ---- the network poller (poll/netpoll.hpp) ------------------------------
+  poller poll;
 
   // ---- immutable after start ----------------------------------------------
   std::vector<std::unique_ptr<P>> allp;

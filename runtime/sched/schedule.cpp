@@ -1,8 +1,8 @@
 // The scheduling loop: what an M does on its g0 stack between fibers (Go's
 // schedule / findRunnable / runqsteal). find_runnable is where the other
 // sources of work plug in: the P's own queues (fairness.cpp), the global
-// queue, timers (time/timers.cpp), stealing, and, once it exists, the
-// network poller.
+// queue, timers (time/timers.cpp), the network poller (poll/netpoll.cpp)
+// and stealing.
 //
 // A fiber that leaves records an m_action saying why (yield, park, exit,
 // ...). The action is carried out *after* the switch, when the fiber's
@@ -31,6 +31,7 @@
 #include "sched/spawn.hpp"
 #include "sched/switch.hpp"
 #include "time/timers.hpp"
+#include "poll/netpoll.hpp"
 
 namespace goro::rt {
 
@@ -96,6 +97,23 @@ bool run_all_timers(M* m) {
   return fired;
 }
 
+// A non-blocking poll of the network (netpoll.hpp) before stealing: the
+// parties it wakes go onto m's P, with one wakep for the batch. Skipped
+// when nobody waits on a descriptor, or an M is blocked in epoll_wait
+// (it gets the events). True if it woke any.
+bool poll_network(M* m) {
+  runtime* rt = m->rt;
+  if (!netpoll_wanted(rt->poll) || rt->poll.blocked.load(std::memory_order_relaxed)) return false;
+  m->batching_readies = true;
+  const int n = netpoll(rt, 0);
+  m->batching_readies = false;
+  if (m->batched_ready) {
+    m->batched_ready = false;
+    wakep(rt);
+  }
+  return n > 0;
+}
+
 // Find a runnable G for m (which holds a P), or park m until there is one.
 // Returns an empty result when the runtime is done.
 found find_runnable(M* m) {
@@ -114,6 +132,7 @@ top:
   }
   // Due timers of other Ps (their owners may be busy or idle).
   if (run_all_timers(m)) goto top;
+  if (poll_network(m)) goto top;
 
   // Steal. Limit the number of spinning Ms to half the busy Ps: with more,
   // they burn CPU for nothing when parallelism is low.

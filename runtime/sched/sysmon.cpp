@@ -26,6 +26,7 @@ namespace {
 constexpr std::int64_t preempt_ns = time_slice_ns;
 constexpr std::int64_t max_sleep_ns = 10'000'000;
 constexpr std::int64_t waiting_sleep_ns = 1'000'000;
+constexpr std::int64_t netpoll_stale_ns = 10'000'000;  // Go's sysmon polls after 10 ms too
 
 // Sleep up to ns (forever if < 0) or until woken.
 void sysmon_sleep(runtime* rt, std::int64_t ns) {
@@ -281,6 +282,12 @@ void sysmon_main(runtime* rt) {
     // so a fiber that does not yield loses its P close to 10 ms after it
     // started (not up to 10 ms later).
     sleep = r.waiting ? std::min(delay, waiting_sleep_ns) : delay;
+    // Descriptors nobody has polled for 10 ms (every M busy with fibers
+    // that do not block): poll them here; the woken fibers go to the
+    // global queue.
+    if (netpoll_wanted(rt->poll) && !rt->poll.blocked.load(std::memory_order_relaxed) &&
+        rt->poll.last_poll.load(std::memory_order_relaxed) + netpoll_stale_ns < now)
+      netpoll(rt, 0);
     // Overdue timers nobody is running (their P's M is busy, no M is idle
     // and timing, nobody spins): start an M to run them.
     if (const std::int64_t t = next_timer(rt); t != 0 && t + rt->sysmon_tick_ns < now &&

@@ -73,7 +73,7 @@ void timer_start(timer_node* t) {
       rt->sleep_until.store(INT64_MAX, std::memory_order_relaxed);
       s->retime = true;
       l.unlock();
-      s->park.wakeup();
+      wake_m(s);
     }
   }
 }

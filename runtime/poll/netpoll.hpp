@@ -1,0 +1,71 @@
+// The network poller (Go's netpoll): one epoll instance per runtime, edge-
+// triggered, every descriptor registered once for both directions. A party
+// whose read or write would block parks on the descriptor's record
+// (poll/poll_desc.hpp); the poller readies it when epoll reports the edge.
+//
+// Who polls:
+//  - an M looking for work, before it steals: a non-blocking poll
+//    (sched/schedule.cpp, find_runnable), unless an M is blocked in one;
+//  - the timed sleeper: the one idle M that sleeps until the earliest timer
+//    sleeps in epoll_wait instead of on its note while anyone waits on a
+//    descriptor (sched/idle.cpp, stopm), with the timer as the timeout;
+//  - sysmon, when nobody has polled for 10 ms (every P busy with fibers
+//    that do not block), so a busy runtime never starves the network.
+// Whoever wants the blocked poller awake (startm or finish taking it off the
+// idle list, an earlier timer, the leftover unwinding) wakes its note and,
+// if it is polling, writes the eventfd (netpoll_break; coalesced).
+//
+// The poller is created by the first registration, so a runtime that does
+// no I/O never makes an epoll instance, and its Ms never poll.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "os/lock.hpp"
+
+namespace goro::rt {
+
+struct runtime;
+struct poll_desc;
+
+struct poller {
+  // Set once, under init_lock; read with acquire by anyone who found
+  // `ready` true.
+  futex_lock init_lock;
+  std::atomic<bool> ready{false};
+  int epfd = -1;
+  int evfd = -1;  // the break: written by netpoll_break, drained by a poll
+  // A break written and not yet drained: later breaks are no-ops.
+  std::atomic<bool> break_pending{false};
+  // Parties (fibers or threads) blocked on a descriptor of this runtime.
+  // While non-zero, idle Ms poll and checkdead does not report a deadlock
+  // (the network may still wake them). seq_cst: see stopm and io_wait_begin.
+  std::atomic<std::int32_t> waiters{0};
+  // An M is blocked in epoll_wait (the timed sleeper): others skip their
+  // non-blocking polls, which would only take its events.
+  std::atomic<bool> blocked{false};
+  // now_ns of the last poll (sysmon polls when it is 10 ms old).
+  std::atomic<std::int64_t> last_poll{0};
+  // The open records (poll/poll_desc.hpp), orphaned when the runtime ends.
+  futex_lock records_lock;
+  poll_desc* records = nullptr;
+};
+
+// Create rt's epoll instance and eventfd if not yet made. Throws
+// std::system_error when the kernel refuses.
+void netpoll_init(runtime* rt);
+// Close them (the runtime ends; every record was deregistered).
+void netpoll_close(runtime* rt);
+// Whether anyone waits on a descriptor (so an idle M should poll).
+inline bool netpoll_wanted(const poller& pl) noexcept {
+  return pl.waiters.load(std::memory_order_seq_cst) > 0;
+}
+// Poll rt's descriptors and wake the parties of every ready one. `until`:
+// 0 polls without waiting; otherwise wait until that now_ns instant
+// (INT64_MAX: until an event or a break). Returns how many parties it woke.
+int netpoll(runtime* rt, std::int64_t until);
+// Make a blocked netpoll return soon (coalesced: one write until drained).
+void netpoll_break(runtime* rt) noexcept;
+
+}  // namespace goro::rt
