@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "runtime_fixture.hpp"
@@ -555,6 +556,57 @@ TEST_P(Net, FileOverAPipeAndWaitingOnAForeignDescriptor) {
     }
     ::close(fds[0]);
     ::close(fds[1]);
+  });
+}
+
+// Fibers blocked in read and accept when main returns are unwound
+// (goro::fiber_cancelled), so run() returns and their descriptors close.
+TEST_P(Net, FibersLeftWaitingOnTheNetworkAreUnwound) {
+  const int before = open_fds();
+  std::atomic<int> unwound{0};
+  goro::run(opts(), [&] {
+    auto [a, b] = tcp_pair();
+    auto ln = goro::net::listen("tcp", "127.0.0.1:0");
+    struct count_exit {
+      std::atomic<int>& n;
+      ~count_exit() { n.fetch_add(1); }
+    };
+    for (int i = 0; i < 3; i++) {
+      goro::go([a = a, &unwound]() mutable {
+        count_exit g{unwound};
+        char buf[1];
+        a.read(buf, 1);  // nothing ever comes (the others queue behind it)
+        ADD_FAILURE() << "read returned";
+      });
+    }
+    goro::go([ln = ln, b = b, &unwound]() mutable {  // b's only other handle goes with main
+      count_exit g{unwound};
+      ln.accept();
+      ADD_FAILURE() << "accept returned";
+    });
+    goro::this_fiber::sleep_for(20ms);
+  });
+  EXPECT_EQ(unwound.load(), 4);
+  EXPECT_EQ(open_fds(), before);
+}
+
+// A fiber waiting on the network is not a deadlock: the network may wake it
+// (here, a thread outside the runtime writes after a while).
+TEST_P(Net, WaitingOnTheNetworkIsNotADeadlock) {
+  goro::run(opts(), [] {
+    auto [a, b] = tcp_pair();
+    std::thread writer([fd = b.native_handle()] {
+      // Longer than the deadlock grace for unknown threads (250 ms): this
+      // thread is one, and the wait must not pass on that grace alone.
+      std::this_thread::sleep_for(400ms);
+      EXPECT_EQ(::write(fd, "late", 4), 4);
+    });
+    char buf[4];
+    a.read_full(buf, 4);  // every fiber blocked meanwhile
+    EXPECT_EQ(std::string(buf, 4), "late");
+    writer.join();
+    a.close();
+    b.close();
   });
 }
 
