@@ -155,14 +155,24 @@ std::size_t fd_read(fd_state* s, void* buf, std::size_t n, const context* ctx, s
   }
   std::lock_guard<goro::mutex> serial(s->rmu);
   if (ctx_done(ctx, ec)) return 0;
-  if (const rt::io_result r = rt::pd_prepare(s->pd, rt::io_mode::read); r != rt::io_result::ready) {
+  // relaxed hup: a report the pd_wait below missed came with an edge it
+  // finds under the record's lock.
+  if (n != 0 && s->rdrained && !s->pd->hup.load(std::memory_order_relaxed)) {
+    // See fd_state::rdrained. (A socket only: a stream socket's read
+    // returns everything queued, up to n, and every arrival makes an edge.)
+    s->rdrained = false;
+    if (!fd_wait_ready(s, rt::io_mode::read, 0, ctx, ec)) return 0;
+  } else if (const rt::io_result r = rt::pd_prepare(s->pd, rt::io_mode::read); r != rt::io_result::ready) {
     ec = wait_error(r, ctx);
     return 0;
   }
   if (n == 0) return 0;
   for (;;) {
     const ssize_t k = ::read(s->fd, buf, n);
-    if (k > 0) return static_cast<std::size_t>(k);
+    if (k > 0) {
+      s->rdrained = s->socket && static_cast<std::size_t>(k) < n;
+      return static_cast<std::size_t>(k);
+    }
     if (k == 0) {
       ec = errc::eof;
       return 0;

@@ -30,6 +30,13 @@ struct fd_state {
   std::atomic<std::uint32_t> state{0};
   goro::semaphore drained{0};  // released by the last reference once closing
   goro::mutex rmu;             // serialises reads
+  // The last read of this socket returned less than it asked for, so the
+  // receive queue was empty then (under rmu). Data arriving since has made
+  // an edge, which the poller has kept or will report: the next read waits
+  // for it instead of first making a read that would return EAGAIN. Not
+  // once the peer has shut down or reset (poll_desc::hup): end of stream
+  // and errors stay readable without a new edge.
+  bool rdrained = false;
   goro::mutex wmu;             // ... and writes
 
   static constexpr std::uint32_t closing_bit = 1u << 31;

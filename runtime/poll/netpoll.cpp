@@ -100,7 +100,12 @@ int netpoll(runtime* rt, std::int64_t until) {
   int woken = 0;
   for (int i = 0; i < n; i++) {
     if (evs[i].data.u64 == break_tag) {
-      drain_break(pl);
+      // Only a blocking poll (the timed sleeper's) drains the break: it is
+      // meant for that poll. A non-blocking poller (an M looking for work,
+      // sysmon) that drained it first would leave the blocked one asleep,
+      // as the kernel re-checks a level-triggered descriptor before
+      // returning it.
+      if (until != 0) drain_break(pl);
       continue;
     }
     woken += pd_event(evs[i].data.u64, evs[i].events);

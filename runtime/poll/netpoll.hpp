@@ -42,8 +42,9 @@ struct poller {
   // While non-zero, idle Ms poll and checkdead does not report a deadlock
   // (the network may still wake them). seq_cst: see stopm and io_wait_begin.
   std::atomic<std::int32_t> waiters{0};
-  // An M is blocked in epoll_wait (the timed sleeper): others skip their
-  // non-blocking polls, which would only take its events.
+  // An M is blocked in epoll_wait (the timed sleeper; at most one, see
+  // poll_sleep in sched/idle.cpp): others skip their non-blocking polls,
+  // which would only take its events.
   std::atomic<bool> blocked{false};
   // now_ns of the last poll (sysmon polls when it is 10 ms old).
   std::atomic<std::int64_t> last_poll{0};

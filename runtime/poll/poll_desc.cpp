@@ -178,6 +178,7 @@ poll_desc* pd_open(runtime* rt, int fd) {
     pd->closing = false;
     pd->rready.store(false, std::memory_order_relaxed);
     pd->wready.store(false, std::memory_order_relaxed);
+    pd->hup.store(false, std::memory_order_relaxed);
     pd->rdeadline = pd->wdeadline = 0;
   }
   epoll_event ev{};
@@ -255,6 +256,14 @@ io_result pd_wait(poll_desc* pd, io_mode mode, std::int64_t deadline, detail::ch
       pd->lock.unlock();
       return io_result::closed;
     }
+    // A passed deadline wins over readiness (as in pd_prepare): an
+    // operation past its deadline fails even when it could go on.
+    const std::int64_t dl = earlier(mode == io_mode::read ? pd->rdeadline : pd->wdeadline, deadline);
+    if (dl != 0 && dl <= now_ns()) {
+      if (done) done->lock.unlock();
+      pd->lock.unlock();
+      return io_result::timeout;
+    }
     if (kept.load(std::memory_order_relaxed)) {
       kept.store(false, std::memory_order_relaxed);
       if (done) done->lock.unlock();
@@ -265,12 +274,6 @@ io_result pd_wait(poll_desc* pd, io_mode mode, std::int64_t deadline, detail::ch
       done->lock.unlock();
       pd->lock.unlock();
       return io_result::canceled;
-    }
-    const std::int64_t dl = earlier(mode == io_mode::read ? pd->rdeadline : pd->wdeadline, deadline);
-    if (dl != 0 && dl <= now_ns()) {
-      if (done) done->lock.unlock();
-      pd->lock.unlock();
-      return io_result::timeout;
     }
     detail::parker p;
     detail::parker_init(p);
@@ -340,6 +343,7 @@ int pd_event(std::uint64_t data, std::uint32_t events) noexcept {
     pd->lock.unlock();
     return 0;
   }
+  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) pd->hup.store(true, std::memory_order_relaxed);
   // An edge with nobody waiting is kept for the next wait (no lost edge).
   if (r) {
     const int k = pop_all(pd->rq, true, &wake);

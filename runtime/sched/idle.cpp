@@ -2,6 +2,7 @@
 #include "sched/idle.hpp"
 
 #include <mutex>
+#include <thread>
 
 #include "debug/checkdead.hpp"
 #include "debug/fatal.hpp"
@@ -41,16 +42,22 @@ M* mget(runtime* rt) {  // lock held
 // A waker sets the note, then reads `polling` (wake_m); we set `polling`,
 // then read the note: with the seq_cst fences between, one of us sees the
 // other, so a wake-up never waits for the poll's timeout.
+//
+// One M at a time blocks in epoll_wait (poller::blocked): the break is
+// coalesced and drained by the blocked poller, so a second one could drain
+// the break meant for the first, or skip writing it while the first's is
+// pending, and sleep forever. The M that held the role before us lost it
+// (someone woke it, with a break), so it is on its way out: wait for it.
 bool poll_sleep(M* m, std::int64_t until) {
   runtime* rt = m->rt;
+  // acquire: the previous blocker's drain (and its break_pending store)
+  // happen before our poll.
+  while (rt->poll.blocked.exchange(true, std::memory_order_acquire)) std::this_thread::yield();
   m->polling.store(true, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (!m->park.signalled()) {
-    rt->poll.blocked.store(true, std::memory_order_relaxed);  // a hint for find_runnable
-    netpoll(rt, until != 0 ? until : INT64_MAX);
-    rt->poll.blocked.store(false, std::memory_order_relaxed);
-  }
+  if (!m->park.signalled()) netpoll(rt, until != 0 ? until : INT64_MAX);
   m->polling.store(false, std::memory_order_relaxed);
+  rt->poll.blocked.store(false, std::memory_order_release);
   return m->park.signalled();
 }
 
