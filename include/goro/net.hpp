@@ -40,6 +40,18 @@
 #include "goro/io.hpp"
 
 namespace goro::net {
+class conn;
+class listener;
+}  // namespace goro::net
+
+namespace goro::detail {
+// runtime/net/net.cpp
+net::listener listen_impl(std::string_view network, std::string_view addr, std::error_code& ec);
+net::conn dial_impl(std::string_view network, std::string_view addr, std::int64_t deadline, const context* ctx,
+                    std::error_code& ec);
+}  // namespace goro::detail
+
+namespace goro::net {
 
 // A socket address: IPv4, IPv6 or Unix.
 class address {
@@ -70,7 +82,7 @@ class conn : public io::stream {
 
  private:
   friend class listener;
-  friend conn dial_impl(std::string_view, std::string_view, std::int64_t, const context*, std::error_code&);
+  friend conn detail::dial_impl(std::string_view, std::string_view, std::int64_t, const context*, std::error_code&);
   conn(std::shared_ptr<detail::fd_state> s, const net::address& local, const net::address& remote) noexcept
       : io::stream(std::move(s)), local_(local), remote_(remote) {}
   net::address local_, remote_;
@@ -94,7 +106,7 @@ class listener {
   explicit operator bool() const noexcept { return static_cast<bool>(s_); }
 
  private:
-  friend listener listen_impl(std::string_view, std::string_view, std::error_code&);
+  friend listener detail::listen_impl(std::string_view, std::string_view, std::error_code&);
   struct sock : io::stream {
     sock() noexcept = default;
     explicit sock(std::shared_ptr<detail::fd_state> s) noexcept : io::stream(std::move(s)) {}
@@ -105,49 +117,45 @@ class listener {
   net::address addr_;
 };
 
-listener listen_impl(std::string_view network, std::string_view addr, std::error_code& ec);
-conn dial_impl(std::string_view network, std::string_view addr, std::int64_t deadline, const context* ctx,
-               std::error_code& ec);
-
 // Listen on a TCP address ("127.0.0.1:0": a free port; see address()) or a
 // Unix path. Throws goro::io::io_error (or std::invalid_argument for an
 // address it cannot parse).
 inline listener listen(std::string_view network, std::string_view addr) {
   std::error_code ec;
-  listener l = listen_impl(network, addr, ec);
+  listener l = detail::listen_impl(network, addr, ec);
   detail::io_check(ec, "goro::net::listen");
   return l;
 }
 inline listener listen(std::string_view network, std::string_view addr, std::error_code& ec) {
-  return listen_impl(network, addr, ec);
+  return detail::listen_impl(network, addr, ec);
 }
 
 // Connect. With a timeout, or a context, the connection attempt (and name
 // resolution's wait) gives up with errc::timeout / the context's error.
 inline conn dial(std::string_view network, std::string_view addr) {
   std::error_code ec;
-  conn c = dial_impl(network, addr, 0, nullptr, ec);
+  conn c = detail::dial_impl(network, addr, 0, nullptr, ec);
   detail::io_check(ec, "goro::net::dial");
   return c;
 }
 template <class Rep, class Period>
 conn dial(std::string_view network, std::string_view addr, std::chrono::duration<Rep, Period> timeout) {
   std::error_code ec;
-  conn c = dial_impl(network, addr, detail::deadline_ns(timeout), nullptr, ec);
+  conn c = detail::dial_impl(network, addr, detail::deadline_ns(timeout), nullptr, ec);
   detail::io_check(ec, "goro::net::dial");
   return c;
 }
 inline conn dial(std::string_view network, std::string_view addr, const context& ctx) {
   std::error_code ec;
-  conn c = dial_impl(network, addr, 0, &ctx, ec);
+  conn c = detail::dial_impl(network, addr, 0, &ctx, ec);
   detail::io_check(ec, "goro::net::dial");
   return c;
 }
 inline conn dial(std::string_view network, std::string_view addr, std::error_code& ec) {
-  return dial_impl(network, addr, 0, nullptr, ec);
+  return detail::dial_impl(network, addr, 0, nullptr, ec);
 }
 inline conn dial(std::string_view network, std::string_view addr, const context& ctx, std::error_code& ec) {
-  return dial_impl(network, addr, 0, &ctx, ec);
+  return detail::dial_impl(network, addr, 0, &ctx, ec);
 }
 
 }  // namespace goro::net

@@ -201,38 +201,6 @@ std::string address::to_string() const {
   }
 }
 
-listener listen_impl(std::string_view network, std::string_view addr, std::error_code& ec) {
-  ec.clear();
-  detail::calling_runtime("goro::net::listen");
-  const family_want want = parse_network(network);
-  std::vector<address> addrs = resolve(want, addr, true, ec);
-  if (ec) return {};
-  const address& a = addrs.front();
-  const int fd = socket(a.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    ec = sys_error();
-    return {};
-  }
-  const int one = 1, zero = 0;
-  if (a.family() != AF_UNIX) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  // "tcp" on every address: both IPv4 and IPv6, as Go does.
-  if (a.family() == AF_INET6 && want == family_want::any) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
-  if (a.family() == AF_INET6 && want == family_want::v6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-  if (bind(fd, a.data(), a.size()) != 0 || ::listen(fd, somaxconn()) != 0) {
-    ec = sys_error();
-    ::close(fd);
-    return {};
-  }
-  std::shared_ptr<detail::fd_state> s;
-  try {
-    s = detail::fd_open(fd, true);
-  } catch (...) {
-    ::close(fd);
-    throw;
-  }
-  return listener(listener::sock(std::move(s)), sock_name(fd, false));
-}
-
 conn listener::accept() {
   std::error_code ec;
   conn c = accept(ec);
@@ -286,8 +254,66 @@ conn listener::accept(const context& ctx, std::error_code& ec) {
   }
 }
 
-conn dial_impl(std::string_view network, std::string_view addr, std::int64_t deadline, const context* ctx,
-               std::error_code& ec) {
+void conn::shutdown_write() {
+  std::error_code ec;
+  shutdown_write(ec);
+  detail::io_check(ec, "goro::net::shutdown_write");
+}
+
+void conn::shutdown_write(std::error_code& ec) {
+  ec.clear();
+  detail::fd_ref ref(s_.get());
+  if (!ref.ok()) {
+    ec = errc::closed;
+    return;
+  }
+  // Under the write lock: a write in progress finishes first.
+  std::lock_guard<goro::mutex> serial(s_->wmu);
+  if (::shutdown(s_->fd, SHUT_WR) != 0) ec = sys_error();
+}
+
+}  // namespace goro::net
+
+
+namespace goro::detail {
+
+using namespace goro::net;
+using goro::io::errc;
+
+net::listener listen_impl(std::string_view network, std::string_view addr, std::error_code& ec) {
+  ec.clear();
+  detail::calling_runtime("goro::net::listen");
+  const family_want want = parse_network(network);
+  std::vector<address> addrs = resolve(want, addr, true, ec);
+  if (ec) return {};
+  const address& a = addrs.front();
+  const int fd = socket(a.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    ec = sys_error();
+    return {};
+  }
+  const int one = 1, zero = 0;
+  if (a.family() != AF_UNIX) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  // "tcp" on every address: both IPv4 and IPv6, as Go does.
+  if (a.family() == AF_INET6 && want == family_want::any) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+  if (a.family() == AF_INET6 && want == family_want::v6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  if (bind(fd, a.data(), a.size()) != 0 || ::listen(fd, somaxconn()) != 0) {
+    ec = sys_error();
+    ::close(fd);
+    return {};
+  }
+  std::shared_ptr<detail::fd_state> s;
+  try {
+    s = detail::fd_open(fd, true);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  return net::listener(net::listener::sock(std::move(s)), sock_name(fd, false));
+}
+
+net::conn dial_impl(std::string_view network, std::string_view addr, std::int64_t deadline, const context* ctx,
+                    std::error_code& ec) {
   ec.clear();
   detail::calling_runtime("goro::net::dial");
   const family_want want = parse_network(network);
@@ -326,7 +352,7 @@ conn dial_impl(std::string_view network, std::string_view addr, std::int64_t dea
     }
     if (!cerr) {
       set_nodelay(fd, a.family());
-      return conn(std::move(s), sock_name(fd, false), sock_name(fd, true));
+      return net::conn(std::move(s), sock_name(fd, false), sock_name(fd, true));
     }
     ec = cerr;
     std::error_code ignored;
@@ -337,22 +363,4 @@ conn dial_impl(std::string_view network, std::string_view addr, std::int64_t dea
   return {};
 }
 
-void conn::shutdown_write() {
-  std::error_code ec;
-  shutdown_write(ec);
-  detail::io_check(ec, "goro::net::shutdown_write");
-}
-
-void conn::shutdown_write(std::error_code& ec) {
-  ec.clear();
-  detail::fd_ref ref(s_.get());
-  if (!ref.ok()) {
-    ec = errc::closed;
-    return;
-  }
-  // Under the write lock: a write in progress finishes first.
-  std::lock_guard<goro::mutex> serial(s_->wmu);
-  if (::shutdown(s_->fd, SHUT_WR) != 0) ec = sys_error();
-}
-
-}  // namespace goro::net
+}  // namespace goro::detail
