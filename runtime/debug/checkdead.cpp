@@ -100,7 +100,12 @@ void checkdead(runtime* rt) {
   if (next_timer(rt) != 0) return;  // a pending timer may still wake someone
   // A party waiting on a descriptor may be woken by the network (the timed
   // sleeper polls). Once main has returned, such fibers are leftovers.
-  if (netpoll_wanted(rt->poll) && !rt->main_returned.load(std::memory_order_acquire)) return;
+  // The scan comes first: a waiter it finds gone was taken by a poller
+  // that, by then, counts in `delivering` (poll/netpoll.hpp); that poller
+  // (the timed sleeper, on the idle list) is readying it.
+  const bool io_waiters = netpoll_has_waiters(rt);
+  if (rt->poll.delivering.load(std::memory_order_seq_cst) > 0) return;
+  if (io_waiters && !rt->main_returned.load(std::memory_order_acquire)) return;
   // A thread outside the runtime holding a goro::keep_alive may still wake
   // a fiber. relaxed: see keep_alive_release, which re-checks under the lock.
   if (rt->external_refs.load(std::memory_order_relaxed) > 0) return;

@@ -97,6 +97,9 @@ int netpoll(runtime* rt, std::int64_t until) {
     fatal("netpoll", "epoll_wait failed");
   }
   pl.last_poll.store(now_ns(), std::memory_order_relaxed);
+  if (n == 0) return 0;
+  // seq_cst: see poller::delivering.
+  pl.delivering.fetch_add(1, std::memory_order_seq_cst);
   int woken = 0;
   for (int i = 0; i < n; i++) {
     if (evs[i].data.u64 == break_tag) {
@@ -110,6 +113,7 @@ int netpoll(runtime* rt, std::int64_t until) {
     }
     woken += pd_event(evs[i].data.u64, evs[i].events);
   }
+  pl.delivering.fetch_sub(1, std::memory_order_seq_cst);
   return woken;
 }
 

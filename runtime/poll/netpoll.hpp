@@ -38,14 +38,22 @@ struct poller {
   int evfd = -1;  // the break: written by netpoll_break, drained by a poll
   // A break written and not yet drained: later breaks are no-ops.
   std::atomic<bool> break_pending{false};
-  // Parties (fibers or threads) blocked on a descriptor of this runtime.
-  // While non-zero, idle Ms poll and checkdead does not report a deadlock
-  // (the network may still wake them). seq_cst: see stopm and io_wait_begin.
-  std::atomic<std::int32_t> waiters{0};
+  // Descriptors registered with this runtime. While non-zero, Ms poll
+  // (idle ones in epoll_wait). Changed only when a descriptor opens or
+  // closes, so that no wait touches a counter shared by every core.
+  // seq_cst: see stopm.
+  std::atomic<std::int32_t> records_open{0};
   // An M is blocked in epoll_wait (the timed sleeper; at most one, see
   // poll_sleep in sched/idle.cpp): others skip their non-blocking polls,
   // which would only take its events.
   std::atomic<bool> blocked{false};
+  // Pollers between taking events from epoll and having readied their
+  // parties. checkdead must not conclude meanwhile: the blocking poller is
+  // on the idle list, and a readied fiber is in no queue until ready()
+  // gets the sched lock. Incremented before the events' records are
+  // locked, so a checkdead that finds a waiter gone from its record (under
+  // that lock) also sees the count.
+  std::atomic<std::int32_t> delivering{0};
   // now_ns of the last poll (sysmon polls when it is 10 ms old).
   std::atomic<std::int64_t> last_poll{0};
   // The open records (poll/poll_desc.hpp), orphaned when the runtime ends.
@@ -58,10 +66,13 @@ struct poller {
 void netpoll_init(runtime* rt);
 // Close them (the runtime ends; every record was deregistered).
 void netpoll_close(runtime* rt);
-// Whether anyone waits on a descriptor (so an idle M should poll).
+// Whether the runtime has descriptors to poll.
 inline bool netpoll_wanted(const poller& pl) noexcept {
-  return pl.waiters.load(std::memory_order_seq_cst) > 0;
+  return pl.records_open.load(std::memory_order_seq_cst) > 0;
 }
+// Whether any party waits on one of rt's descriptors (checkdead: the
+// network may still wake it). Scans the open records; takes their locks.
+bool netpoll_has_waiters(runtime* rt) noexcept;
 // Poll rt's descriptors and wake the parties of every ready one. `until`:
 // 0 polls without waiting; otherwise wait until that now_ns instant
 // (INT64_MAX: until an event or a break). Returns how many parties it woke.

@@ -69,6 +69,8 @@ void release_record(poll_desc* pd) {
 
 void link_record(runtime* rt, poll_desc* pd) {
   std::lock_guard<futex_lock> l(rt->poll.records_lock);
+  // seq_cst: stopm reads it after publishing itself as idle (see there).
+  rt->poll.records_open.fetch_add(1, std::memory_order_seq_cst);
   pd->prev = nullptr;
   pd->next = rt->poll.records;
   if (pd->next) pd->next->prev = pd;
@@ -77,6 +79,7 @@ void link_record(runtime* rt, poll_desc* pd) {
 
 void unlink_record(runtime* rt, poll_desc* pd) {
   std::lock_guard<futex_lock> l(rt->poll.records_lock);
+  rt->poll.records_open.fetch_sub(1, std::memory_order_seq_cst);
   if (pd->prev) pd->prev->next = pd->next; else rt->poll.records = pd->next;
   if (pd->next) pd->next->prev = pd->prev;
   pd->prev = pd->next = nullptr;
@@ -146,25 +149,13 @@ bool cancel_io(void* arg) noexcept {
   return ours;
 }
 
-// Counts a party as waiting on rt's descriptors for its lifetime. A party
-// that is not a fiber of rt leaves no M of rt looking for work behind it,
-// so it makes sure one will poll (an idle M that becomes the poller).
-class waiting_scope {
- public:
-  explicit waiting_scope(runtime* rt) : rt_(rt) {
-    // seq_cst: stopm reads the count after its own seq_cst fence (the
-    // timed sleeper decides whether to poll); one of the two sees the other.
-    rt_->poll.waiters.fetch_add(1, std::memory_order_seq_cst);
-    const caller c = classify();
-    if (c.kind != caller_kind::fiber || c.m->rt != rt_) wakep(rt_);
-  }
-  ~waiting_scope() { rt_->poll.waiters.fetch_sub(1, std::memory_order_seq_cst); }
-  waiting_scope(const waiting_scope&) = delete;
-  waiting_scope& operator=(const waiting_scope&) = delete;
-
- private:
-  runtime* rt_;
-};
+// A party that is not a fiber of rt leaves no M of rt looking for work
+// behind it when it blocks: make sure an M will poll (wakep starts one,
+// which finds nothing and becomes the polling timed sleeper).
+void ensure_poller(runtime* rt) {
+  const caller c = classify();
+  if (c.kind != caller_kind::fiber || c.m->rt != rt) wakep(rt);
+}
 
 }  // namespace
 
@@ -248,7 +239,7 @@ io_result pd_wait(poll_desc* pd, io_mode mode, std::int64_t deadline, detail::ch
   runtime* rt = pd->rt;
   if (rt == nullptr) return io_result::closed;
   std::atomic<bool>& kept = mode == io_mode::read ? pd->rready : pd->wready;
-  waiting_scope counted(rt);
+  ensure_poller(rt);
   for (;;) {
     lock_both(pd, done);
     if (pd->closing) {
@@ -360,22 +351,35 @@ int pd_event(std::uint64_t data, std::uint32_t events) noexcept {
   return n;
 }
 
+bool netpoll_has_waiters(runtime* rt) noexcept {
+  std::lock_guard<futex_lock> l(rt->poll.records_lock);
+  for (poll_desc* pd = rt->poll.records; pd; pd = pd->next) {
+    std::lock_guard<detail::spinlock> pl(pd->lock);
+    if (!pd->rq.empty() || !pd->wq.empty()) return true;
+  }
+  return false;
+}
+
 void pd_orphan_all(runtime* rt) noexcept {
   // Every fiber of rt has finished; a thread outside that still waits on a
-  // record gets io_result::closed.
-  std::lock_guard<futex_lock> l(rt->poll.records_lock);
-  while (poll_desc* pd = rt->poll.records) {
-    rt->poll.records = pd->next;
-    pd->prev = pd->next = nullptr;
-    detail::waiter* wake = nullptr;
-    pd->lock.lock();
-    pd->rt = nullptr;
-    pd->closing = true;
-    pop_all(pd->rq, false, &wake);
-    pop_all(pd->wq, false, &wake);
-    pd->lock.unlock();
-    wake_all(wake);
+  // record gets io_result::closed. Woken after records_lock is released
+  // (checkdead takes it under the sched lock, which a wake may need).
+  detail::waiter* wake = nullptr;
+  {
+    std::lock_guard<futex_lock> l(rt->poll.records_lock);
+    while (poll_desc* pd = rt->poll.records) {
+      rt->poll.records = pd->next;
+      rt->poll.records_open.fetch_sub(1, std::memory_order_seq_cst);
+      pd->prev = pd->next = nullptr;
+      pd->lock.lock();
+      pd->rt = nullptr;
+      pd->closing = true;
+      pop_all(pd->rq, false, &wake);
+      pop_all(pd->wq, false, &wake);
+      pd->lock.unlock();
+    }
   }
+  wake_all(wake);
 }
 
 }  // namespace goro::rt

@@ -198,13 +198,14 @@ bool stopm(M* m) {
       }
       checkdead(rt);
       if (may_time && !rt->done) {
-        // Pairs with the fences in timer_start and waiting_scope
-        // (poll/poll_desc.cpp): we read `earliest` and the waiter count
-        // after publishing ourselves, they publish before reading ours.
+        // Pairs with the fence in timer_start: we read `earliest` after
+        // publishing ourselves, it publishes before reading ours. (A new
+        // descriptor needs no pairing: its opener is a running fiber, whose
+        // M polls before it idles.)
         std::atomic_thread_fence(std::memory_order_seq_cst);
         const bool want_poll = netpoll_wanted(rt->poll);
-        // Descriptors are waited on, and the timed sleeper sleeps on its
-        // note: take over its role so that someone polls.
+        // Descriptors are open, and the timed sleeper sleeps on its note:
+        // take over its role so that someone polls.
         if (M* s = rt->timed_sleeper; s != nullptr && want_poll && !s->poll_role && mremove(rt, s)) {
           rt->timed_sleeper = nullptr;
           rt->sleep_until.store(INT64_MAX, std::memory_order_relaxed);
