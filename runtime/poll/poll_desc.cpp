@@ -13,8 +13,6 @@
 #include "goro/detail/chan_core.hpp"
 #include "os/clock.hpp"
 #include "poll/netpoll.hpp"
-#include "sched/caller.hpp"
-#include "sched/idle.hpp"
 #include "sched/runtime.hpp"
 
 namespace goro::rt {
@@ -149,14 +147,6 @@ bool cancel_io(void* arg) noexcept {
   return ours;
 }
 
-// A party that is not a fiber of rt leaves no M of rt looking for work
-// behind it when it blocks: make sure an M will poll (wakep starts one,
-// which finds nothing and becomes the polling timed sleeper).
-void ensure_poller(runtime* rt) {
-  const caller c = classify();
-  if (c.kind != caller_kind::fiber || c.m->rt != rt) wakep(rt);
-}
-
 }  // namespace
 
 poll_desc* pd_open(runtime* rt, int fd) {
@@ -239,7 +229,9 @@ io_result pd_wait(poll_desc* pd, io_mode mode, std::int64_t deadline, detail::ch
   runtime* rt = pd->rt;
   if (rt == nullptr) return io_result::closed;
   std::atomic<bool>& kept = mode == io_mode::read ? pd->rready : pd->wready;
-  ensure_poller(rt);
+  // No need to wake anyone to poll for us: while rt has an open
+  // descriptor, its Ms poll before they idle, the timed sleeper sleeps in
+  // epoll_wait, and sysmon polls when nobody has for 10 ms.
   for (;;) {
     lock_both(pd, done);
     if (pd->closing) {

@@ -610,6 +610,29 @@ TEST_P(Net, WaitingOnTheNetworkIsNotADeadlock) {
   });
 }
 
+// A thread outside the runtime blocks in a read on a runtime's connection
+// while every fiber sleeps: an idle M must come to poll for it.
+TEST_P(Net, AThreadOutsideTheRuntimeReadsAConnection) {
+  goro::run(opts(), [] {
+    auto [a, b] = tcp_pair();
+    for (int round = 0; round < 20; round++) {
+      std::string got;
+      std::thread reader([&, a = a]() mutable {
+        char buf[8];
+        std::error_code ec;
+        const std::size_t n = a.read_full(buf, 5, ec);
+        got.assign(buf, n);
+      });
+      goro::this_fiber::sleep_for(2ms);  // the reader blocks meanwhile (or not yet: either way)
+      b.write("hello", 5);
+      goro::blocking([&] { reader.join(); });
+      EXPECT_EQ(got, "hello") << round;
+    }
+    a.close();
+    b.close();
+  });
+}
+
 TEST(NetMisuse, OutsideARuntimeIsAnError) {
   EXPECT_THROW(goro::net::listen("tcp", "127.0.0.1:0"), std::logic_error);
   EXPECT_THROW(goro::net::dial("tcp", "127.0.0.1:1"), std::logic_error);
