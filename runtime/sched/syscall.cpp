@@ -6,6 +6,7 @@
 
 #include "debug/fatal.hpp"
 #include "goro/blocking.hpp"
+#include "goro/this_fiber.hpp"
 #include "sched/caller.hpp"
 #include "sched/g.hpp"
 #include "sched/idle.hpp"
@@ -69,7 +70,14 @@ void exit_blocking() {
   if (P* p = enter_runtime(m)) {
     caspstatus(p, pstatus::syscall, pstatus::running, "exit_blocking");
     casgstatus(g, gstatus::syscall, gstatus::running, "exit_blocking");
+    // sysmon asked this fiber to give up its P (its slice is over and
+    // others wait). A fiber looping over short blocking calls is in the
+    // runtime so often that sysmon's retake, which gives up whenever the
+    // M is in the runtime, almost never succeeds: it yields here instead,
+    // as it would at a preempt_point. (relaxed: a hint, as there.)
+    const bool asked = p->preempt.load(std::memory_order_relaxed);
     leave_runtime(m);
+    if (asked) goro::this_fiber::yield();
     return;
   }
   {
