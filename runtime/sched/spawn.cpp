@@ -108,6 +108,10 @@ spawn_slot spawn_prepare(std::size_t size, std::size_t align, std::size_t stack_
   if (align < 16) align = 16;
   auto top = reinterpret_cast<std::uintptr_t>(g);
   auto storage = (top - size) & ~(std::uintptr_t(align) - 1);
+  // ASan: the callable goes where the previous fiber's first frames were,
+  // which may have left their variables poisoned (prepare_fiber unpoisons
+  // the rest of the stack, below the callable).
+  unpoison_stack(reinterpret_cast<void*>(storage), static_cast<std::size_t>(top - storage));
   g->entry_arg = reinterpret_cast<void*>(storage);
   return {g, g->entry_arg};
 }
