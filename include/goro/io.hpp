@@ -192,7 +192,10 @@ class stream {
 
 // A stream that owns a pollable descriptor (a pipe, a socket, a tty, an
 // eventfd, ...; not a regular file, which epoll refuses: std::system_error
-// with EPERM). The descriptor is made non-blocking.
+// with EPERM). The descriptor is made non-blocking. Writes to a socket
+// never raise SIGPIPE (MSG_NOSIGNAL); a write to a pipe whose reader has
+// gone does, as write(2) does, unless the program ignores SIGPIPE (Go's
+// runtime ignores it; goro leaves signal dispositions to the program).
 class file : public stream {
  public:
   file() noexcept = default;

@@ -130,8 +130,10 @@ inline listener listen(std::string_view network, std::string_view addr, std::err
   return detail::listen_impl(network, addr, ec);
 }
 
-// Connect. With a timeout, or a context, the connection attempt (and name
-// resolution's wait) gives up with errc::timeout / the context's error.
+// Connect. With a timeout, or a context, the connection attempt gives up
+// with errc::timeout / the context's error. (Name resolution, getaddrinfo
+// inside goro::blocking, is not interrupted: a context cancelled meanwhile
+// is seen once it returns.)
 inline conn dial(std::string_view network, std::string_view addr) {
   std::error_code ec;
   conn c = detail::dial_impl(network, addr, 0, nullptr, ec);

@@ -49,6 +49,22 @@ address unix_address(std::string_view path) {
                  static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + (path[0] == '@' ? 0 : 1)));
 }
 
+address ipv4(in_addr a, std::uint16_t port) {
+  sockaddr_in in{};
+  in.sin_family = AF_INET;
+  in.sin_port = htons(port);
+  in.sin_addr = a;
+  return address(reinterpret_cast<sockaddr*>(&in), sizeof in);
+}
+
+address ipv6(const in6_addr& a, std::uint16_t port) {
+  sockaddr_in6 in6{};
+  in6.sin6_family = AF_INET6;
+  in6.sin6_port = htons(port);
+  in6.sin6_addr = a;
+  return address(reinterpret_cast<sockaddr*>(&in6), sizeof in6);
+}
+
 // "host:port" -> host, port. The host of an IPv6 literal is in brackets.
 void split_host_port(std::string_view addr, std::string& host, std::uint16_t& port) {
   const auto colon = addr.rfind(':');
@@ -86,40 +102,24 @@ std::vector<address> resolve(family_want want, std::string_view addr, bool passi
   if (host.empty()) {
     // Every address (listen), or the local host (dial), as Go does.
     if (want == family_want::v4 || (!passive && want == family_want::any)) {
-      sockaddr_in in{};
-      in.sin_family = AF_INET;
-      in.sin_port = htons(port);
-      in.sin_addr.s_addr = htonl(passive ? INADDR_ANY : INADDR_LOOPBACK);
-      out.emplace_back(reinterpret_cast<sockaddr*>(&in), sizeof in);
+      in_addr a{};
+      a.s_addr = htonl(passive ? INADDR_ANY : INADDR_LOOPBACK);
+      out.push_back(ipv4(a, port));
     } else {
-      sockaddr_in6 in6{};
-      in6.sin6_family = AF_INET6;
-      in6.sin6_port = htons(port);
-      in6.sin6_addr = passive ? in6addr_any : in6addr_loopback;
-      out.emplace_back(reinterpret_cast<sockaddr*>(&in6), sizeof in6);
+      out.push_back(ipv6(passive ? in6addr_any : in6addr_loopback, port));
     }
     return out;
   }
-  sockaddr_in in{};
-  if (inet_pton(AF_INET, host.c_str(), &in.sin_addr) == 1) {
-    if (want == family_want::v6) {
+  // A literal address of the other family than the network's is an error.
+  in_addr a4{};
+  in6_addr a6{};
+  const bool is4 = inet_pton(AF_INET, host.c_str(), &a4) == 1;
+  const bool is6 = !is4 && inet_pton(AF_INET6, host.c_str(), &a6) == 1;
+  if (is4 || is6) {
+    if ((is4 && want == family_want::v6) || (is6 && want == family_want::v4))
       ec = std::make_error_code(std::errc::address_family_not_supported);
-      return out;
-    }
-    in.sin_family = AF_INET;
-    in.sin_port = htons(port);
-    out.emplace_back(reinterpret_cast<sockaddr*>(&in), sizeof in);
-    return out;
-  }
-  sockaddr_in6 in6{};
-  if (inet_pton(AF_INET6, host.c_str(), &in6.sin6_addr) == 1) {
-    if (want == family_want::v4) {
-      ec = std::make_error_code(std::errc::address_family_not_supported);
-      return out;
-    }
-    in6.sin6_family = AF_INET6;
-    in6.sin6_port = htons(port);
-    out.emplace_back(reinterpret_cast<sockaddr*>(&in6), sizeof in6);
+    else
+      out.push_back(is4 ? ipv4(a4, port) : ipv6(a6, port));
     return out;
   }
   addrinfo hints{};

@@ -5,7 +5,6 @@
 
 #include <goro/goro.hpp>
 
-#include <dirent.h>
 
 #include <atomic>
 #include <chrono>
@@ -20,21 +19,13 @@ namespace {
 
 using namespace std::chrono_literals;
 using clk = std::chrono::steady_clock;
+using goro_test::open_fds;
 using goro_test::scaled;
 
 using Http = goro_test::RuntimeTest;
 GORO_INSTANTIATE_PROCS(Http);
 
 constexpr std::string_view ok_response = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello";
-
-int open_fds() {
-  int n = 0;
-  if (DIR* d = opendir("/proc/self/fd")) {
-    while (readdir(d)) n++;
-    closedir(d);
-  }
-  return n;
-}
 
 // Everything the server sends until it closes (or `deadline` passes).
 std::string read_all(goro::net::conn& c, clk::time_point deadline) {

@@ -6,7 +6,6 @@
 #include <goro/goro.hpp>
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
@@ -29,20 +28,12 @@ namespace {
 using namespace std::chrono_literals;
 using clk = std::chrono::steady_clock;
 using goro::io::errc;
+using goro_test::open_fds;
 using goro_test::scaled;
 
 using Net = goro_test::RuntimeTest;
 GORO_INSTANTIATE_PROCS(Net);
 using NetFixed = goro_test::FixedRuntimeTest;
-
-int open_fds() {
-  int n = 0;
-  if (DIR* d = opendir("/proc/self/fd")) {
-    while (readdir(d)) n++;
-    closedir(d);
-  }
-  return n;
-}
 
 // Room for `want` descriptors (both ends of every connection live in this
 // process). Returns how many connections the limit allows, at most want/2.
