@@ -97,13 +97,19 @@ rt::runtime* calling_runtime(const char* who) {
   return c.m->rt;
 }
 
-std::shared_ptr<fd_state> fd_open(int fd, bool socket) {
-  rt::runtime* rt = calling_runtime("goro::io");
+std::shared_ptr<fd_state> fd_open(int fd, bool socket) { return fd_open(fd, socket, calling_runtime("goro::io")); }
+
+std::shared_ptr<fd_state> fd_open(int fd, bool socket, rt::runtime* rt) {
   const int fl = fcntl(fd, F_GETFL);
   if (fl < 0 || ((fl & O_NONBLOCK) == 0 && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0))
     throw goro::io::io_error(std::error_code(errno, std::generic_category()), "goro::io: making a descriptor non-blocking");
   rt::poll_desc* pd = rt::pd_open(rt, fd);
-  return std::make_shared<fd_state>(fd, socket, pd);
+  try {
+    return std::make_shared<fd_state>(fd, socket, pd);
+  } catch (...) {
+    rt::pd_free(pd);
+    throw;
+  }
 }
 
 std::shared_ptr<fd_state> fd_adopt(int fd) {
@@ -155,24 +161,14 @@ std::size_t fd_read(fd_state* s, void* buf, std::size_t n, const context* ctx, s
   }
   std::lock_guard<goro::mutex> serial(s->rmu);
   if (ctx_done(ctx, ec)) return 0;
-  // relaxed hup: a report the pd_wait below missed came with an edge it
-  // finds under the record's lock.
-  if (n != 0 && s->rdrained && !s->pd->hup.load(std::memory_order_relaxed)) {
-    // See fd_state::rdrained. (A socket only: a stream socket's read
-    // returns everything queued, up to n, and every arrival makes an edge.)
-    s->rdrained = false;
-    if (!fd_wait_ready(s, rt::io_mode::read, 0, ctx, ec)) return 0;
-  } else if (const rt::io_result r = rt::pd_prepare(s->pd, rt::io_mode::read); r != rt::io_result::ready) {
+  if (const rt::io_result r = rt::pd_prepare(s->pd, rt::io_mode::read); r != rt::io_result::ready) {
     ec = wait_error(r, ctx);
     return 0;
   }
   if (n == 0) return 0;
   for (;;) {
     const ssize_t k = ::read(s->fd, buf, n);
-    if (k > 0) {
-      s->rdrained = s->socket && static_cast<std::size_t>(k) < n;
-      return static_cast<std::size_t>(k);
-    }
+    if (k > 0) return static_cast<std::size_t>(k);
     if (k == 0) {
       ec = errc::eof;
       return 0;
@@ -250,7 +246,10 @@ void fd_close(fd_state* s, std::error_code& ec) {
 }
 
 void fd_set_deadline(fd_state* s, bool read, bool write, std::int64_t deadline) {
-  if (s == nullptr || s->pd == nullptr) io_throw(errc::closed, "goro::io::set_deadline");
+  // A reference, as any operation: close cannot retire the record (which
+  // another descriptor may reuse at once) while we use it.
+  fd_ref ref(s);
+  if (!ref.ok()) io_throw(errc::closed, "goro::io::set_deadline");
   rt::pd_set_deadline(s->pd, read, write, deadline);
 }
 

@@ -30,13 +30,6 @@ struct fd_state {
   std::atomic<std::uint32_t> state{0};
   goro::semaphore drained{0};  // released by the last reference once closing
   goro::mutex rmu;             // serialises reads
-  // The last read of this socket returned less than it asked for, so the
-  // receive queue was empty then (under rmu). Data arriving since has made
-  // an edge, which the poller has kept or will report: the next read waits
-  // for it instead of first making a read that would return EAGAIN. Not
-  // once the peer has shut down or reset (poll_desc::hup): end of stream
-  // and errors stay readable without a new edge.
-  bool rdrained = false;
   goro::mutex wmu;             // ... and writes
 
   static constexpr std::uint32_t closing_bit = 1u << 31;
@@ -63,8 +56,10 @@ class fd_ref {
 // The runtime of the calling fiber (or goro::blocking fiber); throws
 // std::logic_error naming `who` when called outside one.
 rt::runtime* calling_runtime(const char* who);
-// Register fd (made non-blocking) with the calling runtime's poller.
+// Register fd (made non-blocking) with the calling runtime's poller, or
+// with rt's (accept: the listener's runtime, whoever calls).
 std::shared_ptr<fd_state> fd_open(int fd, bool socket);
+std::shared_ptr<fd_state> fd_open(int fd, bool socket, rt::runtime* rt);
 // The error for a wait that did not end ready.
 std::error_code wait_error(rt::io_result r, const context* ctx) noexcept;
 // ctx's done channel core (kept alive by `holder`), or null.

@@ -128,9 +128,14 @@ std::vector<address> resolve(family_want want, std::string_view addr, bool passi
   hints.ai_flags = passive ? AI_PASSIVE : 0;
   addrinfo* res = nullptr;
   const std::string service = std::to_string(port);
-  const int rc = goro::blocking([&] { return getaddrinfo(host.c_str(), service.c_str(), &hints, &res); });
+  int err = 0;  // errno read on the thread that made the call
+  const int rc = goro::blocking([&] {
+    const int r = getaddrinfo(host.c_str(), service.c_str(), &hints, &res);
+    err = errno;
+    return r;
+  });
   if (rc != 0) {
-    ec = rc == EAI_SYSTEM ? sys_error() : std::make_error_code(std::errc::host_unreachable);
+    ec = rc == EAI_SYSTEM ? sys_error(err) : std::make_error_code(std::errc::host_unreachable);
     return out;
   }
   for (addrinfo* a = res; a; a = a->ai_next) out.emplace_back(a->ai_addr, a->ai_addrlen);
@@ -238,7 +243,7 @@ conn listener::accept(const context& ctx, std::error_code& ec) {
       set_nodelay(nfd, remote.family());
       std::shared_ptr<detail::fd_state> ns;
       try {
-        ns = detail::fd_open(nfd, true);
+        ns = detail::fd_open(nfd, true, s->pd->rt);
       } catch (...) {
         ::close(nfd);
         throw;
@@ -326,6 +331,21 @@ net::conn dial_impl(std::string_view network, std::string_view addr, std::int64_
       ec = sys_error();
       continue;
     }
+    // Connect first, register after (as Go does): a socket registered
+    // before connect() reports writable and hung up at once.
+    int rc;
+    do {
+      rc = ::connect(fd, a.data(), a.size());
+    } while (rc != 0 && errno == EINTR);
+    if (rc != 0 && errno != EINPROGRESS) {
+      // Refused, unreachable, ... (EAGAIN from a Unix socket: the
+      // listener's backlog is full and nothing was started; an error, as
+      // in Go): try the next address.
+      ec = sys_error();
+      ::close(fd);
+      continue;
+    }
+    std::error_code cerr;
     std::shared_ptr<detail::fd_state> s;
     try {
       s = detail::fd_open(fd, true);
@@ -333,21 +353,26 @@ net::conn dial_impl(std::string_view network, std::string_view addr, std::int64_
       ::close(fd);
       throw;
     }
-    std::error_code cerr;
-    int rc;
-    do {
-      rc = ::connect(fd, a.data(), a.size());
-    } while (rc != 0 && errno == EINTR);
-    if (rc != 0 && errno != EINPROGRESS && errno != EAGAIN) {
-      cerr = sys_error();
-    } else if (rc != 0) {
-      // Connecting: writable once it is done (then SO_ERROR says how).
+    if (rc != 0) {
+      // Connecting: writable once it is done; SO_ERROR says how, and
+      // getpeername that it is (a spurious wake-up leaves it connecting).
       detail::fd_ref ref(s.get());
-      if (detail::fd_wait_ready(s.get(), rt::io_mode::write, deadline, ctx, cerr)) {
+      for (;;) {
+        if (!detail::fd_wait_ready(s.get(), rt::io_mode::write, deadline, ctx, cerr)) break;
         int so = 0;
         socklen_t len = sizeof so;
         getsockopt(fd, SOL_SOCKET, SO_ERROR, &so, &len);
-        if (so != 0) cerr = sys_error(so);
+        if (so != 0) {
+          cerr = sys_error(so);
+          break;
+        }
+        sockaddr_storage peer{};
+        socklen_t plen = sizeof peer;
+        if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &plen) == 0) break;
+        if (errno != ENOTCONN) {
+          cerr = sys_error();
+          break;
+        }
       }
     }
     if (!cerr) {

@@ -89,7 +89,8 @@ int netpoll(runtime* rt, std::int64_t until) {
     const timespec ts = to_timespec(left);
     n = epoll_pwait2(pl.epfd, evs, max_events, &ts, nullptr);
     if (n < 0 && errno == ENOSYS) {  // kernels before 5.11
-      n = epoll_wait(pl.epfd, evs, max_events, static_cast<int>((left + 999'999) / 1'000'000));
+      const std::int64_t ms = (left + 999'999) / 1'000'000;
+      n = epoll_wait(pl.epfd, evs, max_events, static_cast<int>(ms < INT32_MAX ? ms : INT32_MAX));
     }
   }
   if (n < 0) {

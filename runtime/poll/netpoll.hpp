@@ -7,8 +7,8 @@
 //  - an M looking for work, before it steals: a non-blocking poll
 //    (sched/schedule.cpp, find_runnable), unless an M is blocked in one;
 //  - the timed sleeper: the one idle M that sleeps until the earliest timer
-//    sleeps in epoll_wait instead of on its note while anyone waits on a
-//    descriptor (sched/idle.cpp, stopm), with the timer as the timeout;
+//    sleeps in epoll_wait instead of on its note while the runtime has an
+//    open descriptor (sched/idle.cpp, stopm), with the timer as the timeout;
 //  - sysmon, when nobody has polled for 10 ms (every P busy with fibers
 //    that do not block), so a busy runtime never starves the network.
 // Whoever wants the blocked poller awake (startm or finish taking it off the

@@ -13,6 +13,7 @@
 #include "goro/detail/chan_core.hpp"
 #include "os/clock.hpp"
 #include "poll/netpoll.hpp"
+#include "sched/idle.hpp"
 #include "sched/runtime.hpp"
 
 namespace goro::rt {
@@ -65,14 +66,16 @@ void release_record(poll_desc* pd) {
   p.free = pd;
 }
 
-void link_record(runtime* rt, poll_desc* pd) {
+// True if this is the runtime's first open record.
+bool link_record(runtime* rt, poll_desc* pd) {
   std::lock_guard<futex_lock> l(rt->poll.records_lock);
   // seq_cst: stopm reads it after publishing itself as idle (see there).
-  rt->poll.records_open.fetch_add(1, std::memory_order_seq_cst);
+  const bool first = rt->poll.records_open.fetch_add(1, std::memory_order_seq_cst) == 0;
   pd->prev = nullptr;
   pd->next = rt->poll.records;
   if (pd->next) pd->next->prev = pd;
   rt->poll.records = pd;
+  return first;
 }
 
 void unlink_record(runtime* rt, poll_desc* pd) {
@@ -159,7 +162,6 @@ poll_desc* pd_open(runtime* rt, int fd) {
     pd->closing = false;
     pd->rready.store(false, std::memory_order_relaxed);
     pd->wready.store(false, std::memory_order_relaxed);
-    pd->hup.store(false, std::memory_order_relaxed);
     pd->rdeadline = pd->wdeadline = 0;
   }
   epoll_event ev{};
@@ -176,7 +178,12 @@ poll_desc* pd_open(runtime* rt, int fd) {
     release_record(pd);
     throw std::system_error(err, std::generic_category(), "goro: registering a descriptor with epoll");
   }
-  link_record(rt, pd);
+  // The first descriptor: the Ms that went idle before it sleep on their
+  // notes, and the opener may be no M's fiber (a thread, or a fiber in
+  // goro::blocking, whose P sysmon may hand to the idle list): have one
+  // of them poll. After records_lock is released (the kick takes the
+  // sched lock; checkdead takes records_lock under it).
+  if (link_record(rt, pd)) netpoll_kick(rt);
   return pd;
 }
 
@@ -326,7 +333,6 @@ int pd_event(std::uint64_t data, std::uint32_t events) noexcept {
     pd->lock.unlock();
     return 0;
   }
-  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) pd->hup.store(true, std::memory_order_relaxed);
   // An edge with nobody waiting is kept for the next wait (no lost edge).
   if (r) {
     const int k = pop_all(pd->rq, true, &wake);

@@ -57,11 +57,6 @@ struct poll_desc {
   // operation's own thread clears it).
   std::atomic<bool> rready{false};
   std::atomic<bool> wready{false};
-  // Sticky: epoll reported the peer's shutdown, a hang-up or an error.
-  // Such a condition stays (a read returns 0 or the error at once) without
-  // new edges, so a reader must not wait for one (fd_state::rdrained).
-  // Written under `lock` before the waiters are woken; read without it.
-  std::atomic<bool> hup{false};
   detail::wait_list rq;  // parties waiting to read
   detail::wait_list wq;  // ... and to write
   std::int64_t rdeadline = 0;  // now_ns instants; 0: none

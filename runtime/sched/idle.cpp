@@ -70,6 +70,21 @@ void wake_m(M* m) noexcept {
   if (m->polling.load(std::memory_order_relaxed)) netpoll_break(rt);
 }
 
+void netpoll_kick(runtime* rt) {
+  std::unique_lock<futex_lock> l(rt->lock);
+  if (M* s = rt->timed_sleeper) {
+    if (s->poll_role || !mremove(rt, s)) return;  // polling already, or being woken
+    rt->timed_sleeper = nullptr;
+    rt->sleep_until.store(INT64_MAX, std::memory_order_relaxed);
+    s->retime = true;
+    l.unlock();
+    s->park.wakeup();  // not polling: its note is all there is to wake
+    return;
+  }
+  l.unlock();
+  wakep(rt);  // the M it starts finds nothing and idles as the poller
+}
+
 bool mremove(runtime* rt, M* m) {
   for (M** pm = &rt->midle; *pm; pm = &(*pm)->link) {
     if (*pm == m) {
@@ -184,7 +199,7 @@ bool stopm(M* m) {
   bool may_time = true;
   for (;;) {
     // One idle M (the timed sleeper) sleeps until the earliest timer, in
-    // epoll_wait while anyone waits on a descriptor (poll/netpoll.hpp); the
+    // epoll_wait while the runtime has open descriptors (poll/netpoll.hpp); the
     // others until someone needs them.
     std::int64_t until = 0;
     bool poll = false;
@@ -199,9 +214,8 @@ bool stopm(M* m) {
       checkdead(rt);
       if (may_time && !rt->done) {
         // Pairs with the fence in timer_start: we read `earliest` after
-        // publishing ourselves, it publishes before reading ours. (A new
-        // descriptor needs no pairing: its opener is a running fiber, whose
-        // M polls before it idles.)
+        // publishing ourselves, it publishes before reading ours. The first
+        // descriptor is announced under the sched lock (netpoll_kick).
         std::atomic_thread_fence(std::memory_order_seq_cst);
         const bool want_poll = netpoll_wanted(rt->poll);
         // Descriptors are open, and the timed sleeper sleeps on its note:

@@ -63,6 +63,10 @@ void start_unwind_locked(runtime* rt);
 // Wake an idle M that whoever calls this took off the idle list (its note;
 // and its poll, if it is the timed sleeper blocked in epoll_wait).
 void wake_m(M* m) noexcept;
+// The runtime's first descriptor was opened: make an idle M the polling
+// timed sleeper (retime a timed sleeper that sleeps on its note, or wakep
+// when there is none; poll/netpoll.hpp).
+void netpoll_kick(runtime* rt);
 // m found work while spinning: stop spinning, and wake another spinner in
 // case there is more (rule 3).
 void reset_spinning(M* m);

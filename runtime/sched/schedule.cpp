@@ -99,7 +99,7 @@ bool run_all_timers(M* m) {
 
 // A non-blocking poll of the network (netpoll.hpp) before stealing: the
 // parties it wakes go onto m's P, with one wakep for the batch. Skipped
-// when nobody waits on a descriptor, or an M is blocked in epoll_wait
+// when the runtime has no open descriptor, or an M is blocked in epoll_wait
 // (it gets the events). True if it woke any.
 bool poll_network(M* m) {
   runtime* rt = m->rt;
