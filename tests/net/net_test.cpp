@@ -10,11 +10,13 @@
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -621,6 +623,62 @@ TEST_P(Net, AThreadOutsideTheRuntimeReadsAConnection) {
     }
     a.close();
     b.close();
+  });
+}
+
+// A Unix listener whose backlog is full: connect says EAGAIN, and nothing
+// was started. dial reports it, never a connection that is not one.
+TEST_P(Net, UnixDialToAFullBacklogFailsInsteadOfFakingAConnection) {
+  goro::run(opts(), [] {
+    const int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un un{};
+    un.sun_family = AF_UNIX;
+    const std::string name = "goro-backlog-" + std::to_string(getpid());
+    std::memcpy(un.sun_path + 1, name.data(), name.size());  // abstract
+    const auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+    ASSERT_EQ(bind(lfd, reinterpret_cast<sockaddr*>(&un), len), 0);
+    ASSERT_EQ(::listen(lfd, 0), 0);
+    std::vector<goro::net::conn> ok;
+    int refused = 0;
+    for (int i = 0; i < 8; i++) {
+      std::error_code ec;
+      goro::net::conn c = goro::net::dial("unix", "@" + name, ec);
+      if (ec) {
+        EXPECT_EQ(ec, std::errc::resource_unavailable_try_again) << ec.message();
+        refused++;
+      } else {
+        EXPECT_EQ(c.remote_address().to_string(), "@" + name);  // really connected
+        ok.push_back(c);
+      }
+    }
+    EXPECT_GT(refused, 0);
+    for (auto& c : ok) c.close();
+    ::close(lfd);
+  });
+}
+
+// The runtime's first descriptor opened inside goro::blocking, while the
+// other Ms sleep on their notes: one of them must start polling for it.
+TEST_P(Net, FirstDescriptorOpenedInsideBlockingIsPolled) {
+  goro::run(opts(), [] {
+    int fds[2];
+    ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0);
+    std::thread writer([fd = fds[1]] {
+      std::this_thread::sleep_for(100ms);
+      EXPECT_EQ(::write(fd, "x", 1), 1);
+    });
+    std::error_code ec;
+    char c = 0;
+    goro::blocking([&] {
+      goro::io::file r(fds[0]);
+      r.set_read_deadline(clk::now() + 5s);
+      r.read(&c, 1, ec);
+      r.close();
+    });
+    EXPECT_FALSE(ec) << ec.message();
+    EXPECT_EQ(c, 'x');
+    writer.join();
+    ::close(fds[1]);
   });
 }
 
