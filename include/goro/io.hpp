@@ -35,7 +35,9 @@
 // serialised, and so are writes; a read and a write may run at once.
 //
 // A stream belongs to the runtime that created it; using it after that
-// runtime has ended fails with errc::closed (closing it still works).
+// runtime has ended fails with errc::closed (closing it still works, once
+// run() has returned: a close racing run()'s return, from a thread outside
+// the runtime, is not supported).
 #pragma once
 
 #include <chrono>
