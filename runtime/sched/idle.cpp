@@ -36,7 +36,7 @@ M* mget(runtime* rt) {  // lock held
   return m;
 }
 
-// The timed sleeper's sleep while parties wait on descriptors: in
+// The timed sleeper's sleep while the runtime has open descriptors: in
 // epoll_wait until `until` (0: no timer), readying whatever becomes ready.
 // Returns true when the note was woken (someone took m off the idle list).
 // A waker sets the note, then reads `polling` (wake_m); we set `polling`,
