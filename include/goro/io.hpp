@@ -98,6 +98,11 @@ void fd_close(fd_state* s, std::error_code& ec);
 void fd_set_deadline(fd_state* s, bool read, bool write, std::int64_t deadline);  // null s: errc::closed
 int fd_native(const fd_state* s) noexcept;
 void fd_wait(int fd, bool write, std::int64_t deadline, const context* ctx, std::error_code& ec);
+inline void fd_wait_checked(int fd, bool write, std::int64_t deadline, const context* ctx) {
+  std::error_code ec;
+  fd_wait(fd, write, deadline, ctx, ec);
+  io_check(ec, write ? "goro::io::wait_writable" : "goro::io::wait_readable");
+}
 
 }  // namespace goro::detail
 
@@ -194,7 +199,8 @@ class stream {
 
 // A stream that owns a pollable descriptor (a pipe, a socket, a tty, an
 // eventfd, ...; not a regular file, which epoll refuses: std::system_error
-// with EPERM). The descriptor is made non-blocking. Writes to a socket
+// with EPERM; the descriptor is then left open, still the caller's). The
+// descriptor is made non-blocking. Writes to a socket
 // never raise SIGPIPE (MSG_NOSIGNAL); a write to a pipe whose reader has
 // gone does, as write(2) does, unless the program ignores SIGPIPE (Go's
 // runtime ignores it; goro leaves signal dispositions to the program).
@@ -208,37 +214,17 @@ class file : public stream {
 // is readable / writable: registered for this one wait, so it must not be
 // registered with goro already (use a stream for that). Returns at once if
 // it is ready now.
-inline void wait_readable(int fd) {
-  std::error_code ec;
-  detail::fd_wait(fd, false, 0, nullptr, ec);
-  detail::io_check(ec, "goro::io::wait_readable");
-}
+inline void wait_readable(int fd) { detail::fd_wait_checked(fd, false, 0, nullptr); }
 inline void wait_readable(int fd, std::chrono::steady_clock::time_point deadline) {
-  std::error_code ec;
-  detail::fd_wait(fd, false, detail::io_deadline_ns(deadline), nullptr, ec);
-  detail::io_check(ec, "goro::io::wait_readable");
+  detail::fd_wait_checked(fd, false, detail::io_deadline_ns(deadline), nullptr);
 }
-inline void wait_readable(int fd, const context& ctx) {
-  std::error_code ec;
-  detail::fd_wait(fd, false, 0, &ctx, ec);
-  detail::io_check(ec, "goro::io::wait_readable");
-}
+inline void wait_readable(int fd, const context& ctx) { detail::fd_wait_checked(fd, false, 0, &ctx); }
 inline void wait_readable(int fd, std::error_code& ec) { detail::fd_wait(fd, false, 0, nullptr, ec); }
-inline void wait_writable(int fd) {
-  std::error_code ec;
-  detail::fd_wait(fd, true, 0, nullptr, ec);
-  detail::io_check(ec, "goro::io::wait_writable");
-}
+inline void wait_writable(int fd) { detail::fd_wait_checked(fd, true, 0, nullptr); }
 inline void wait_writable(int fd, std::chrono::steady_clock::time_point deadline) {
-  std::error_code ec;
-  detail::fd_wait(fd, true, detail::io_deadline_ns(deadline), nullptr, ec);
-  detail::io_check(ec, "goro::io::wait_writable");
+  detail::fd_wait_checked(fd, true, detail::io_deadline_ns(deadline), nullptr);
 }
-inline void wait_writable(int fd, const context& ctx) {
-  std::error_code ec;
-  detail::fd_wait(fd, true, 0, &ctx, ec);
-  detail::io_check(ec, "goro::io::wait_writable");
-}
+inline void wait_writable(int fd, const context& ctx) { detail::fd_wait_checked(fd, true, 0, &ctx); }
 inline void wait_writable(int fd, std::error_code& ec) { detail::fd_wait(fd, true, 0, nullptr, ec); }
 
 }  // namespace goro::io

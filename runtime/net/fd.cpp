@@ -112,6 +112,15 @@ std::shared_ptr<fd_state> fd_open(int fd, bool socket, rt::runtime* rt) {
   }
 }
 
+std::shared_ptr<fd_state> socket_open(int fd, rt::runtime* rt) {
+  try {
+    return rt ? fd_open(fd, true, rt) : fd_open(fd, true);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+}
+
 std::shared_ptr<fd_state> fd_adopt(int fd) {
   struct stat st{};
   if (fstat(fd, &st) != 0) throw goro::io::io_error(std::error_code(errno, std::generic_category()), "goro::io::file");

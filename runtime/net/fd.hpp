@@ -60,6 +60,9 @@ rt::runtime* calling_runtime(const char* who);
 // with rt's (accept: the listener's runtime, whoever calls).
 std::shared_ptr<fd_state> fd_open(int fd, bool socket);
 std::shared_ptr<fd_state> fd_open(int fd, bool socket, rt::runtime* rt);
+// A socket goro made (listen, accept, dial): as fd_open with the calling
+// runtime (or rt), closing fd if that throws.
+std::shared_ptr<fd_state> socket_open(int fd, rt::runtime* rt = nullptr);
 // The error for a wait that did not end ready.
 std::error_code wait_error(rt::io_result r, const context* ctx) noexcept;
 // ctx's done channel core (kept alive by `holder`), or null.

@@ -241,14 +241,7 @@ conn listener::accept(const context& ctx, std::error_code& ec) {
     if (nfd >= 0) {
       const net::address remote(reinterpret_cast<sockaddr*>(&ss), len);
       set_nodelay(nfd, remote.family());
-      std::shared_ptr<detail::fd_state> ns;
-      try {
-        ns = detail::fd_open(nfd, true, s->pd->rt);
-      } catch (...) {
-        ::close(nfd);
-        throw;
-      }
-      return conn(std::move(ns), sock_name(nfd, false), remote);
+      return conn(detail::socket_open(nfd, s->pd->rt), sock_name(nfd, false), remote);
     }
     if (errno == EINTR || errno == ECONNABORTED) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK) {
@@ -307,14 +300,7 @@ net::listener listen_impl(std::string_view network, std::string_view addr, std::
     ::close(fd);
     return {};
   }
-  std::shared_ptr<detail::fd_state> s;
-  try {
-    s = detail::fd_open(fd, true);
-  } catch (...) {
-    ::close(fd);
-    throw;
-  }
-  return net::listener(net::listener::sock(std::move(s)), sock_name(fd, false));
+  return net::listener(net::listener::sock(socket_open(fd)), sock_name(fd, false));
 }
 
 net::conn dial_impl(std::string_view network, std::string_view addr, std::int64_t deadline, const context* ctx,
@@ -346,13 +332,7 @@ net::conn dial_impl(std::string_view network, std::string_view addr, std::int64_
       continue;
     }
     std::error_code cerr;
-    std::shared_ptr<detail::fd_state> s;
-    try {
-      s = detail::fd_open(fd, true);
-    } catch (...) {
-      ::close(fd);
-      throw;
-    }
+    std::shared_ptr<detail::fd_state> s = socket_open(fd);
     if (rc != 0) {
       // Connecting: writable once it is done; SO_ERROR says how, and
       // getpeername that it is (a spurious wake-up leaves it connecting).

@@ -69,7 +69,7 @@ void netpoll_close(runtime* rt) {
   close(pl.evfd);
   close(pl.epfd);
   pl.evfd = pl.epfd = -1;
-  pl.ready.store(false, std::memory_order_relaxed);
+  pl.ready.store(false, std::memory_order_relaxed);  // no thread of the runtime is left to poll
 }
 
 int netpoll(runtime* rt, std::int64_t until) {

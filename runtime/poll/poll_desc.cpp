@@ -350,6 +350,8 @@ int pd_event(std::uint64_t data, std::uint32_t events) noexcept {
 }
 
 bool netpoll_has_waiters(runtime* rt) noexcept {
+  // No record, no waiter (and no lock for the runtimes without I/O).
+  if (rt->poll.records_open.load(std::memory_order_seq_cst) == 0) return false;
   std::lock_guard<futex_lock> l(rt->poll.records_lock);
   for (poll_desc* pd = rt->poll.records; pd; pd = pd->next) {
     std::lock_guard<detail::spinlock> pl(pd->lock);
