@@ -4,6 +4,7 @@
 #include "goro/blocking.hpp"
 #include "goro/chan.hpp"
 #include "goro/context.hpp"
+#include "goro/debug.hpp"
 #include "goro/fiber_local.hpp"
 #include "goro/go.hpp"
 #include "goro/io.hpp"

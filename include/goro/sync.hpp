@@ -99,9 +99,12 @@ class mutex {
     detail::note_thread_use();
     std::uint32_t unlocked = 0;
     // acquire: the critical section sees the previous owner's writes.
-    if (state_.compare_exchange_strong(unlocked, locked_bit, std::memory_order_acquire, std::memory_order_relaxed))
+    if (state_.compare_exchange_strong(unlocked, locked_bit, std::memory_order_acquire, std::memory_order_relaxed)) {
+      note_holder();
       return;
+    }
     lock_slow();
+    note_holder();
   }
 
   bool try_lock() noexcept {
@@ -109,8 +112,10 @@ class mutex {
     std::uint32_t old = state_.load(std::memory_order_relaxed);
     for (;;) {
       if (old & (locked_bit | starving_bit)) return false;
-      if (state_.compare_exchange_weak(old, old | locked_bit, std::memory_order_acquire, std::memory_order_relaxed))
+      if (state_.compare_exchange_weak(old, old | locked_bit, std::memory_order_acquire, std::memory_order_relaxed)) {
+        note_holder();
         return true;
+      }
     }
   }
 
@@ -134,6 +139,11 @@ class mutex {
   }
 
  private:
+  // The fiber that locked it last (0: a thread, or never), for the dump's
+  // wait-for edge; meaningful while it is locked. relaxed: a diagnostic,
+  // written by the owner after it took the lock.
+  std::atomic<std::uint64_t> holder_{0};
+  void note_holder() noexcept { holder_.store(detail::current_fiber_id(), std::memory_order_relaxed); }
   friend class shared_mutex;
   static constexpr std::uint32_t locked_bit = 1;
   static constexpr std::uint32_t woken_bit = 2;     // a waiter is awake and competing: unlock wakes nobody

@@ -44,6 +44,8 @@ bool chan_core::block(waiter& w, bool is_send) {
   w.who->cancel = &cancel_blocked_op;
   w.who->cancel_arg = &self;
   (is_send ? sendq : recvq).push_back(&w);
+  note_wait_edge(this, last_blocker);
+  last_blocker = current_fiber_id();
   parker_block(*w.who, is_send ? wait_reason::chan_send : wait_reason::chan_recv, &spinlock::unlock_fn, &lock);
   // Written by the partner before it woke us (ordered by the wake-up).
   return w.ok;

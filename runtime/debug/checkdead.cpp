@@ -5,6 +5,7 @@
 #include <mutex>
 #include <string>
 
+#include "debug/dump.hpp"
 #include "debug/fatal.hpp"
 #include "debug/wait_reason.hpp"
 #include "goro/detail/config.hpp"
@@ -24,7 +25,10 @@ namespace {
 // Threads the runtime made: its Ms (m0 included) and, with sysmon on,
 // sysmon and the spare-M maker; under ThreadSanitizer also its background
 // thread, which every instrumented process has.
-int threads_known(const runtime* rt) { return rt->mcount + (rt->sysmon_tick_ns > 0 ? 2 : 0) + (GORO_TSAN ? 1 : 0); }
+// The thread that prints on SIGQUIT (debug/dump.hpp) too, once it exists.
+int threads_known(const runtime* rt) {
+  return rt->mcount + (rt->sysmon_tick_ns > 0 ? 2 : 0) + (GORO_TSAN ? 1 : 0) + (sigquit_thread_running() ? 1 : 0);
+}
 
 std::uint64_t switches(const runtime* rt) {
   std::uint64_t n = 0;
@@ -56,30 +60,6 @@ bool deadlock_grace_pending(runtime* rt) {
     return true;
   }
   return false;
-}
-
-// Every live fiber: id, wait reason, time waited, creation site.
-std::string list_fibers(runtime* rt) {
-  std::string report;
-  // Parked fibers recorded sysmon's last reading of the clock, which lags
-  // (never leads) the real one by at most a sysmon sleep: durations err on
-  // the long side.
-  const std::int64_t now = now_ns();
-  std::lock_guard<futex_lock> l(rt->allglock);
-  for (G* g = rt->allg; g; g = g->allnext) {
-    gstatus s = g->status.load(std::memory_order_relaxed);
-    if (s == gstatus::dead) continue;
-    const char* why = s == gstatus::waiting ? to_string(g->waitreason) : to_string(s);
-    char line[1024];
-    char since[64] = "";
-    if (s == gstatus::waiting && g->waitsince > 0)
-      std::snprintf(since, sizeof since, ", %lld ms", static_cast<long long>((now - g->waitsince) / 1'000'000));
-    std::snprintf(line, sizeof line, "\nfiber %llu [%s%s]:\n\tcreated at %s:%u in %s\n",
-                  static_cast<unsigned long long>(g->goid), why, since, g->created_at.file_name(),
-                  static_cast<unsigned>(g->created_at.line()), g->created_at.function_name());
-    report += line;
-  }
-  return report;
 }
 
 }  // namespace
@@ -122,14 +102,14 @@ void checkdead(runtime* rt) {
       rt->midle != nullptr && rt->pidle != nullptr && leftovers_cancellable(rt)) {
     // Fibers left blocked when main returned: unwind them (sched/leftover.hpp).
     if (rt->leftovers == leftover_policy::report_then_unwind) {
-      const std::string list = list_fibers(rt);
+      const std::string list = fiber_report(rt);
       std::fprintf(stderr, "goro: fibers left blocked when main returned:\n%s", list.c_str());
       std::fflush(stderr);
     }
     start_unwind_locked(rt);
     return;
   }
-  std::string report = "all fibers are asleep - deadlock!\n" + list_fibers(rt);
+  std::string report = "all fibers are asleep - deadlock!\n" + fiber_report(rt);
   if (rt->deadlock_throws) {
     // run() throws deadlock_error once every M has left (the fibers stay
     // blocked; see free_all_gs).

@@ -39,13 +39,13 @@ void on_segv(int sig, siginfo_t* info, void* uctx) {
   G* g = m ? m->curg : nullptr;
   if (g && g->stk.in_guard(info->si_addr)) {
     put("goro: fatal: stack overflow in fiber ");
-    put_u64(g->goid);
+    put_u64(goid_of(g));
     put(" (created at ");
-    put(g->created_at.file_name());
+    put(site_of(g).file_name());
     put(":");
-    put_u64(g->created_at.line());
+    put_u64(site_of(g).line());
     put(" in ");
-    put(g->created_at.function_name());
+    put(site_of(g).function_name());
     put("); its stack is ");
     put_u64(g->stk.usable);
     put(" bytes (raise it with goro::spawn_options::stack_size or goro::options::stack_size)\n");

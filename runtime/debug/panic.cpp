@@ -24,12 +24,13 @@ void report_uncaught_exception(G* g) noexcept {
     what = e.what();
   } catch (...) {
   }
+  const std::source_location site = site_of(g);
   char text[2048];
   std::snprintf(text, sizeof text,
                 "goro: fatal: uncaught exception in fiber %llu (created at %s:%u in %s)\n"
                 "  exception of type %s: %s\n",
-                static_cast<unsigned long long>(g->goid), g->created_at.file_name(),
-                static_cast<unsigned>(g->created_at.line()), g->created_at.function_name(),
+                static_cast<unsigned long long>(goid_of(g)), site.file_name(),
+                static_cast<unsigned>(site.line()), site.function_name(),
                 type ? type : "(unknown)", what);
   die(text);  // flushes stdio first (debug/fatal.hpp)
 }

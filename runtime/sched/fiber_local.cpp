@@ -74,7 +74,7 @@ void destroy_fiber_locals(G* g) {
     if (!any) return;
     if (pass + 1 >= max_destroy_passes)
       fatalf("goro::fiber_local", "fiber %llu: destructors still create fiber_local values after %d passes",
-             static_cast<unsigned long long>(g->goid), max_destroy_passes);
+             static_cast<unsigned long long>(goid_of(g)), max_destroy_passes);
   }
 }
 

@@ -29,7 +29,7 @@ const char* to_string(gstatus s) noexcept {
 
 void bad_gstatus(const G* g, gstatus seen, gstatus from, gstatus to, const char* fn) noexcept {
   fatalf(fn, "fiber %llu: bad status transition %s -> %s (status is %s)",
-         static_cast<unsigned long long>(g->goid), to_string(from), to_string(to), to_string(seen));
+         static_cast<unsigned long long>(goid_of(g)), to_string(from), to_string(to), to_string(seen));
 }
 
 namespace {

@@ -56,15 +56,26 @@ struct alignas(64) G {
   G* schedlink = nullptr;  // global run queue, free lists; owner's
   M* m = nullptr;          // while running / syscall
   runtime* rt = nullptr;
-  std::uint64_t goid = 0;
-  detail::wait_reason waitreason = detail::wait_reason::none;
-  std::int64_t waitsince = 0;  // runtime::sysmon_clock_ns when it parked
+  // Identity and wait state, written by the fiber's owner (goid and
+  // created_at while dead, before the G is published; waitreason,
+  // waitsince and waiting_on around a park) and read by diagnostics from
+  // any thread (goro::dump, the deadlock report): atomics so that such a
+  // read is never a data race; relaxed, as a diagnostic read of a fiber
+  // being reused may see a mix of its old and new values, and says so by
+  // nothing worse than a stale line.
+  std::atomic<std::uint64_t> goid{0};
+  std::atomic<detail::wait_reason> waitreason{detail::wait_reason::none};
+  std::atomic<std::int64_t> waitsince{0};  // runtime::sysmon_clock_ns when it parked
+  // The channel or mutex it is parked on, when the park says (for the
+  // dump's wait-for edges); null otherwise.
+  std::atomic<const void*> waiting_on{nullptr};
+  std::atomic<std::uint64_t> wait_peer{0};  // the fiber holding / last using it, 0 unknown
 
   // What to run: entry(entry_arg); entry_arg points into the stack, just
   // below this G.
   void (*entry)(void*) = nullptr;
   void* entry_arg = nullptr;
-  std::source_location created_at;
+  std::atomic<std::source_location> created_at{};  // see goid
   bool fresh = false;  // made ready to run by prepare_fiber, not started yet
 
   // Set by park(): run once the fiber has switched out (on g0, or on top of
@@ -96,6 +107,9 @@ struct alignas(64) G {
   G* allnext = nullptr;
   G* allprev = nullptr;
 };
+
+inline std::uint64_t goid_of(const G* g) noexcept { return g->goid.load(std::memory_order_relaxed); }
+inline std::source_location site_of(const G* g) noexcept { return g->created_at.load(std::memory_order_relaxed); }
 
 [[noreturn]] void bad_gstatus(const G* g, gstatus seen, gstatus from, gstatus to, const char* fn) noexcept;
 

@@ -70,7 +70,9 @@ void leave_runtime_role(M* m) noexcept {
 }
 
 void add_live_runtime(runtime* rt) noexcept {
+  static std::int32_t next_id = 0;  // under live_lock
   std::lock_guard<std::mutex> l(live_lock);
+  rt->id = ++next_id;
   rt->next_live = live_head;
   live_head = rt;
 }
@@ -82,6 +84,11 @@ void remove_live_runtime(runtime* rt) noexcept {
       *p = rt->next_live;
       return;
     }
+}
+
+void for_each_live_runtime(void (*fn)(runtime* rt, void* arg), void* arg) {
+  std::lock_guard<std::mutex> l(live_lock);
+  for (runtime* rt = live_head; rt != nullptr; rt = rt->next_live) fn(rt, arg);
 }
 
 }  // namespace goro::rt

@@ -30,5 +30,9 @@ void leave_runtime_role(M* m) noexcept;
 // runtime is destroyed; an exiting outside thread re-checks the listed ones.
 void add_live_runtime(runtime* rt) noexcept;
 void remove_live_runtime(runtime* rt) noexcept;
+// Call fn(rt, arg) for every live runtime, holding the list's lock (a
+// runtime is not freed before it leaves the list). Also gives each runtime
+// its number (runtime::id) when it joins.
+void for_each_live_runtime(void (*fn)(runtime* rt, void* arg), void* arg);
 
 }  // namespace goro::rt

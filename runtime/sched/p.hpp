@@ -46,6 +46,26 @@ struct M;
 
 inline constexpr std::uint32_t runq_capacity = GORO_RUNQ_SIZE;
 
+// A P's counters for goro::stats (debug/stats.cpp). Written only by the
+// M holding the P, with a plain load and store (bump: no locked
+// instruction on the hot paths), except `steals_suffered`, which thieves
+// add to, on a cache line of its own. Atomic only so that stats() may read
+// them from any thread; relaxed: counts, nothing is published through them.
+struct p_counters {
+  std::atomic<std::uint64_t> switches{0};
+  std::atomic<std::uint64_t> started{0};
+  std::atomic<std::uint64_t> spawned{0};
+  std::atomic<std::uint64_t> steals{0};
+  std::atomic<std::uint64_t> global_pulls{0};
+  std::atomic<std::uint64_t> parks{0};
+  std::atomic<std::uint64_t> wakeups{0};
+  alignas(64) std::atomic<std::uint64_t> steals_suffered{0};
+};
+
+inline void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
+  c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+
 enum class pstatus : std::uint8_t { idle, running, syscall, taken };
 const char* to_string(pstatus s) noexcept;
 
@@ -90,6 +110,8 @@ struct P {
   // Timers started on this P (Go's per-P timer heap). Any M may run due
   // timers of any P (time/timers.cpp).
   timer_heap timers;
+
+  p_counters ctr;  // goro::stats
 
   // Batch of fiber ids reserved from the runtime's counter.
   std::uint64_t goid_next = 0;

@@ -27,13 +27,17 @@ void park(detail::wait_reason why, void (*unlock)(void*), void* arg) {
   M* m = c.m;
   G* g = c.g;
   enter_runtime(m);  // with or without a P: parking needs none
-  g->waitreason = why;
+  g->waitreason.store(why, std::memory_order_relaxed);
   g->park_unlock = unlock;
   g->park_arg = arg;
   m->action = m_action::park;
   P* p = m->p;  // entered above: if still set, sysmon cannot take it now
   if (p == nullptr || !switch_direct(m, g, p)) switch_to_g0(m, g);
-  g->waitreason = detail::wait_reason::none;
+  g->waitreason.store(detail::wait_reason::none, std::memory_order_relaxed);
+  if (g->waiting_on.load(std::memory_order_relaxed) != nullptr) {
+    g->waiting_on.store(nullptr, std::memory_order_relaxed);
+    g->wait_peer.store(0, std::memory_order_relaxed);
+  }
 }
 
 void ready(G* g) noexcept {
@@ -50,6 +54,7 @@ void ready(G* g) noexcept {
     // The readied G runs next on this P, inheriting the time slice (a
     // producer and consumer then ping-pong on one P with warm caches).
     runq_put(p, g, true);
+    bump(p->ctr.wakeups);
     // Wake another M only if this P now has more than that one G (as
     // Tokio does for its LIFO slot). A lone runnext G runs here as soon as
     // the current G blocks, which is the usual case (a channel hand-off);
@@ -66,6 +71,7 @@ void ready(G* g) noexcept {
     // On g0 with a P (a timer firing in find_runnable): FIFO on our ring.
     // A batch of timer fires wakes one M at its end (fire_timers).
     runq_put(m->p, g, false);
+    bump(m->p->ctr.wakeups);
     if (m->batching_readies)
       m->batched_ready = true;
     else
@@ -78,6 +84,7 @@ void ready(G* g) noexcept {
   // seq_cst/release: run() waits with an acquire load for zero after every
   // fiber (including g) has finished, so it sees our increment.
   rt->external_inflight.fetch_add(1, std::memory_order_seq_cst);
+  rt->wakeups_nop.fetch_add(1, std::memory_order_relaxed);  // a count
   {
     std::lock_guard<futex_lock> l(rt->lock);
     globrunq_put(rt, g);
@@ -87,6 +94,22 @@ void ready(G* g) noexcept {
 }
 
 }  // namespace goro::rt
+
+namespace goro::detail {
+
+void note_wait_edge(const void* obj, std::uint64_t peer) noexcept {
+  const rt::caller c = rt::classify();
+  if (c.kind != rt::caller_kind::fiber) return;
+  c.g->waiting_on.store(obj, std::memory_order_relaxed);
+  c.g->wait_peer.store(peer, std::memory_order_relaxed);
+}
+
+std::uint64_t current_fiber_id() noexcept {
+  const rt::caller c = rt::classify();
+  return c.g ? rt::goid_of(c.g) : 0;
+}
+
+}  // namespace goro::detail
 
 namespace goro::this_fiber {
 
@@ -118,7 +141,7 @@ void preempt_point() noexcept {
 
 std::uint64_t id() noexcept {
   const goro::rt::caller c = goro::rt::classify();
-  return c.g ? c.g->goid : 0;
+  return c.g ? goid_of(c.g) : 0;
 }
 
 }  // namespace goro::this_fiber

@@ -20,8 +20,10 @@
 #include "sched/proc.hpp"
 
 #include "debug/fatal.hpp"
+#include "debug/dump.hpp"
 #include "debug/overflow.hpp"
 #include "goro/runtime.hpp"
+#include "os/clock.hpp"
 #include "os/membarrier.hpp"
 #include "sched/caller.hpp"
 #include "sched/g.hpp"
@@ -169,6 +171,9 @@ void run_main(const options& opts, void (*fn)(void*), void* arg, std::source_loc
   runtime rtm(procs, opts.stack_size ? opts.stack_size : default_stack_size);
   runtime* rt = &rtm;
   rt->sysmon_tick_ns = sysmon_tick_ns(opts);
+  rt->start_ns = now_ns();
+  rt->schedtrace_ns = schedtrace_period_ns(rt->schedtrace_detail);
+  install_sigquit_handler();
   rt->deadlock_throws = opts.throw_on_deadlock;
   rt->leftovers = opts.leftovers;
   // Listed from here until it is destroyed, so that an outside thread's exit
@@ -208,7 +213,7 @@ void run_main(const options& opts, void (*fn)(void*), void* arg, std::source_loc
     c->rt->main_returned.store(true, std::memory_order_release);
   };
   g->entry_arg = &main;
-  g->created_at = where;
+  g->created_at.store(where, std::memory_order_relaxed);
   prepare_fiber(rt, m0->p, g, g);
   runq_put(m0->p, g, true);
 

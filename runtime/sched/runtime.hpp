@@ -84,6 +84,11 @@ struct runtime {
 
   // ---- sysmon (sysmon.cpp, spare.cpp) --------------------------------------
   std::int64_t sysmon_tick_ns = 20'000;
+  // GORO_SCHEDTRACE (debug/dump.hpp): sysmon prints a line every period
+  // (0: never) and skips its deep sleep. Set before start.
+  std::int64_t schedtrace_ns = 0;
+  bool schedtrace_detail = false;
+  std::int64_t start_ns = 0;  // now_ns() when run() started
   std::thread sysmon;
   std::atomic<bool> sysmon_stop{false};
   std::atomic<bool> sysmon_sleeping{false};     // in its deep sleep (every P idle)
@@ -109,6 +114,18 @@ struct runtime {
   // When the timed sleeper wakes (INT64_MAX: none). Written under `lock`,
   // read without it by timer_start to decide whether to wake it earlier.
   std::atomic<std::int64_t> sleep_until{INT64_MAX};
+
+  // ---- counters for goro::stats (debug/stats.cpp) ---------------------------
+  // What no P counts: fibers created and readied without a P (inside
+  // goro::blocking, by threads outside the runtime), and sysmon's actions.
+  // relaxed: counts only.
+  std::atomic<std::uint64_t> spawned_nop{0};
+  std::atomic<std::uint64_t> wakeups_nop{0};
+  std::atomic<std::uint64_t> retakes_blocking{0};  // written by sysmon only
+  std::atomic<std::uint64_t> retakes_busy{0};
+  std::atomic<std::uint64_t> retakes_asleep{0};
+  std::atomic<std::uint64_t> preempt_requests{0};
+  std::int32_t id = 0;  // goro::dump_all's "runtime N"; immutable after start
 
   // ---- the network poller (poll/netpoll.hpp) ------------------------------
   poller poll;

@@ -52,11 +52,15 @@ G* steal_work(M* m) {
     for (std::uint32_t k = 0; k < n; k++, pos = (pos + inc) % n) {
       P* victim = rt->allp[pos].get();
       if (victim == p) continue;
-      if (G* g = p->runq.steal_from(victim->runq, steal_next)) return g;
+      G* g = p->runq.steal_from(victim->runq, steal_next);
       // Continuations, like runnext, only in the last round: their owner
       // is about to resume them, and moving them costs cache misses.
-      if (steal_next) {
-        if (G* g = victim->conts.steal()) return g;
+      if (g == nullptr && steal_next) g = victim->conts.steal();
+      if (g != nullptr) {
+        bump(p->ctr.steals);
+        // relaxed: a count; thieves race for it, hence the RMW.
+        victim->ctr.steals_suffered.fetch_add(1, std::memory_order_relaxed);
+        return g;
       }
     }
   }
@@ -204,6 +208,7 @@ G* globrunq_get(runtime* rt, P* p, std::int32_t max) {
   n = std::min(n, n / rt->procs + 1);
   if (max > 0 && n > max) n = max;
   if (n > std::int32_t(runq_capacity / 2)) n = runq_capacity / 2;
+  bump(p->ctr.global_pulls, static_cast<std::uint64_t>(n));
   G* g = rt->runq.pop_front();
   while (--n > 0) {
     // The local queue has room: we only get here with it empty (or n == 1).
@@ -257,7 +262,8 @@ void handle_action(M* m, G* g) {
       return;
     case m_action::park: {
       casgstatus(g, gstatus::running, gstatus::waiting, "park");
-      g->waitsince = rt->sysmon_clock_ns.load(std::memory_order_relaxed);
+      g->waitsince.store(rt->sysmon_clock_ns.load(std::memory_order_relaxed), std::memory_order_relaxed);
+      if (m->p) bump(m->p->ctr.parks);
       void (*unlock)(void*) = g->park_unlock;
       void* arg = g->park_arg;
       g->park_unlock = nullptr;
@@ -318,6 +324,8 @@ void start_running(M* m, G* g, bool inherit_time) {
   if (!inherit_time) p->fair.schedtick++;
   // Owner-only counter: a plain increment, atomic only for sysmon's reads.
   p->switchtick.store(p->switchtick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  bump(p->ctr.switches);
+  if (g->fresh) bump(p->ctr.started);
   casgstatus(g, gstatus::runnable, gstatus::running, "execute");
   g->m = m;
   m->curg = g;

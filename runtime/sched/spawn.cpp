@@ -54,7 +54,7 @@ std::uint64_t next_goid(runtime* rt, P* p) {
 }  // namespace
 
 void prepare_fiber(runtime* rt, P* p, G* g, void* top) {
-  g->goid = next_goid(rt, p);
+  g->goid.store(next_goid(rt, p), std::memory_order_relaxed);
   // The stack starts below `top` (the callable, or the G), 64-byte aligned.
   char* sp = static_cast<char*>(top);
   sp = reinterpret_cast<char*>(reinterpret_cast<std::uintptr_t>(sp) & ~std::uintptr_t(63));
@@ -67,6 +67,11 @@ void prepare_fiber(runtime* rt, P* p, G* g, void* top) {
   // relaxed: the spawner is itself live, so the count cannot reach zero
   // before this increment; RMWs on one atomic are totally ordered anyway.
   rt->live.fetch_add(1, std::memory_order_relaxed);
+  if (p != nullptr) {
+    bump(p->ctr.spawned);
+  } else {
+    rt->spawned_nop.fetch_add(1, std::memory_order_relaxed);  // a count
+  }
   casgstatus(g, gstatus::dead, gstatus::runnable, "newproc");
 }
 
@@ -123,7 +128,7 @@ void spawn_commit(fiber* g, void (*entry)(void* storage), const std::source_loca
   M* m = c.m;
   runtime* rt = g->rt;
   g->entry = entry;
-  g->created_at = where;
+  g->created_at.store(where, std::memory_order_relaxed);
   G* self = c.g;
   P* p = enter_runtime(m);
   if (c.kind == caller_kind::blocking) p = nullptr;

@@ -2,11 +2,14 @@
 #include "sched/sysmon.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <string>
 #include <cerrno>
 #include <mutex>
 #include <vector>
 
 #include "debug/checkdead.hpp"
+#include "debug/dump.hpp"
 #include "debug/counters.hpp"
 #include "debug/fatal.hpp"
 #include "os/clock.hpp"
@@ -99,6 +102,12 @@ struct look {
   bool waiting = false;  // some P has fibers queued behind the one it runs
 };
 
+// Ask p's fiber to yield (this_fiber::preempt_point).
+void request_preempt(runtime* rt, P* p) {
+  p->preempt.store(true, std::memory_order_relaxed);  // a hint, see P::preempt
+  rt->preempt_requests.fetch_add(1, std::memory_order_relaxed);  // a count
+}
+
 // One look at every P.
 look retake(runtime* rt, std::vector<watch>& w, std::int64_t now) {
   look r;
@@ -164,7 +173,7 @@ look retake(runtime* rt, std::vector<watch>& w, std::int64_t now) {
         // A look before the 10 ms are up: ask the fiber to yield (it does if
         // it calls this_fiber::preempt_point()); retake at 10 ms if it has not.
         if (wanted && ran + waiting_sleep_ns >= preempt_ns && !p->preempt.load(std::memory_order_relaxed))
-          p->preempt.store(true, std::memory_order_relaxed);
+          request_preempt(rt, p);
         continue;
       }
       // A fiber has held its P for 10 ms without a runtime call. Take the P
@@ -178,7 +187,7 @@ look retake(runtime* rt, std::vector<watch>& w, std::int64_t now) {
       if (!p->preempt.load(std::memory_order_relaxed)) {
         // Not asked yet (sysmon slept through the last millisecond): ask now,
         // retake a look later if it does not yield.
-        p->preempt.store(true, std::memory_order_relaxed);
+        request_preempt(rt, p);
         continue;
       }
       // Asleep at two looks in a row (a sysmon round apart, about 1 ms):
@@ -218,9 +227,18 @@ look retake(runtime* rt, std::vector<watch>& w, std::int64_t now) {
       pw.valid = false;
       // relaxed: counts only (debug/counters.hpp).
       switch (why) {
-        case retake_reason::blocking: counters::retakes_blocking.fetch_add(1, std::memory_order_relaxed); break;
-        case retake_reason::busy: counters::retakes_busy.fetch_add(1, std::memory_order_relaxed); break;
-        case retake_reason::asleep: counters::retakes_asleep.fetch_add(1, std::memory_order_relaxed); break;
+        case retake_reason::blocking:
+          counters::retakes_blocking.fetch_add(1, std::memory_order_relaxed);
+          rt->retakes_blocking.fetch_add(1, std::memory_order_relaxed);
+          break;
+        case retake_reason::busy:
+          counters::retakes_busy.fetch_add(1, std::memory_order_relaxed);
+          rt->retakes_busy.fetch_add(1, std::memory_order_relaxed);
+          break;
+        case retake_reason::asleep:
+          counters::retakes_asleep.fetch_add(1, std::memory_order_relaxed);
+          rt->retakes_asleep.fetch_add(1, std::memory_order_relaxed);
+          break;
       }
       handoffp(rt, p);
       acted = true;
@@ -243,8 +261,9 @@ void sysmon_main(runtime* rt) {
   std::int64_t delay = rt->sysmon_tick_ns;
   std::int64_t sleep = delay;
   int idle_rounds = 0;
+  std::int64_t last_trace = rt->start_ns;
   while (!rt->sysmon_stop.load(std::memory_order_acquire)) {
-    if (rt->npidle.load(std::memory_order_seq_cst) == rt->procs) {
+    if (rt->npidle.load(std::memory_order_seq_cst) == rt->procs && rt->schedtrace_ns == 0) {
       // Every P idle: nothing to watch. Sleep until a P goes busy. seq_cst
       // with pidleget's decrement and check: one of us sees the other.
       // Or, while a deadlock is suspected (debug/checkdead.hpp), until its
@@ -282,6 +301,14 @@ void sysmon_main(runtime* rt) {
     // so a fiber that does not yield loses its P close to 10 ms after it
     // started (not up to 10 ms later).
     sleep = r.waiting ? std::min(delay, waiting_sleep_ns) : delay;
+    if (rt->schedtrace_ns > 0) {
+      if (now - last_trace >= rt->schedtrace_ns) {
+        last_trace = now;
+        const std::string line = schedtrace_report(rt, now - rt->start_ns, rt->schedtrace_detail);
+        std::fputs(line.c_str(), stderr);
+      }
+      sleep = std::min(sleep, std::max<std::int64_t>(last_trace + rt->schedtrace_ns - now, rt->sysmon_tick_ns));
+    }
     // Descriptors nobody has polled for 10 ms (every M busy with fibers
     // that do not block): poll them here; the woken fibers go to the
     // global queue.

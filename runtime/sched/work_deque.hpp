@@ -82,6 +82,12 @@ class work_deque {
   bool empty() const {
     return bottom_.load(std::memory_order_acquire) <= top_.load(std::memory_order_acquire);
   }
+  // Any thread; a racy count for diagnostics (relaxed: nothing is read
+  // through it).
+  std::uint32_t size() const {
+    const std::int64_t n = bottom_.load(std::memory_order_relaxed) - top_.load(std::memory_order_relaxed);
+    return n > 0 ? static_cast<std::uint32_t>(n) : 0;
+  }
 
  private:
   alignas(64) std::atomic<std::int64_t> top_{0};

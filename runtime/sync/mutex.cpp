@@ -75,6 +75,7 @@ void mutex::lock_slow() {
       wait_start = steady::now();
       waited = true;
     }
+    detail::note_wait_edge(this, holder_.load(std::memory_order_relaxed));
     sema_.acquire(detail::wait_reason::mutex, lifo, &withdraw_waiter, this);
     starving = starving || steady::now() - wait_start > starvation_threshold;
     old = state_.load(std::memory_order_relaxed);

@@ -69,6 +69,13 @@ struct parker {
   bool cancelled = false;
 };
 
+// The dump's wait-for edge (goro::dump): the calling fiber's next park
+// waits on `obj` (a mutex or a channel), which fiber `peer` holds or last
+// used (0: unknown). Cleared when the park ends. A no-op outside a fiber.
+void note_wait_edge(const void* obj, std::uint64_t peer) noexcept;
+// The calling fiber's id, 0 outside a fiber (this_fiber::id).
+std::uint64_t current_fiber_id() noexcept;
+
 // Set p.g to the calling fiber if it may park, else leave it null.
 void parker_init(parker& p) noexcept;
 // Block until parker_wake(p). `unlock(arg)` is called once the party can
