@@ -14,4 +14,5 @@
 #include "goro/sync.hpp"
 #include "goro/this_fiber.hpp"
 #include "goro/time.hpp"
+#include "goro/trace.hpp"
 #include "goro/version.hpp"

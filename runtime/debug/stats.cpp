@@ -22,6 +22,7 @@
 #include "sched/caller.hpp"
 #include "sched/outside.hpp"
 #include "sched/runtime.hpp"
+#include "trace/trace.hpp"
 
 namespace goro::rt {
 
@@ -193,6 +194,7 @@ void quit_thread_main() {
     const std::string out = "goro: SIGQUIT\n" + all_runtimes_report();
     std::fputs(out.c_str(), stderr);
     std::fflush(stderr);
+    trace::flush_on_signal();
   }
 }
 

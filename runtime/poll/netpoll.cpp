@@ -12,9 +12,12 @@
 #include <system_error>
 
 #include "debug/fatal.hpp"
+#include "sched/m.hpp"
 #include "os/clock.hpp"
 #include "poll/poll_desc.hpp"
 #include "sched/runtime.hpp"
+
+#include "trace/trace.hpp"
 
 namespace goro::rt {
 
@@ -102,6 +105,7 @@ int netpoll(runtime* rt, std::int64_t until) {
   // seq_cst: see poller::delivering.
   pl.delivering.fetch_add(1, std::memory_order_seq_cst);
   int woken = 0;
+  const trace::source_scope from_poller(trace::from::poller);
   for (int i = 0; i < n; i++) {
     if (evs[i].data.u64 == break_tag) {
       // Only a blocking poll (the timed sleeper's) drains the break: it is
@@ -115,6 +119,7 @@ int netpoll(runtime* rt, std::int64_t until) {
     woken += pd_event(evs[i].data.u64, evs[i].events);
   }
   pl.delivering.fetch_sub(1, std::memory_order_seq_cst);
+  if (trace::enabled()) trace::netpolled(rt, current_m(), woken);
   return woken;
 }
 

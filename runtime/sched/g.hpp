@@ -37,6 +37,7 @@
 #include "fiber/fcontext.hpp"
 #include "fiber/stack.hpp"
 #include "goro/detail/wait.hpp"
+#include "trace/trace.hpp"
 
 namespace goro::rt {
 
@@ -100,6 +101,15 @@ struct alignas(64) G {
   // the unwinding of leftover fibers finds its cancel hook
   // (sched/leftover.cpp). Written by the fiber itself around its park.
   detail::parker* parker = nullptr;
+
+  // The execution trace (trace/trace.hpp): how it became runnable, the
+  // flow arrow into its next run, and the trace that has its creation
+  // site. Written by whoever owns the G (its waker, spawner or thief before
+  // queueing it, its M while it runs); the queue hand-off orders them.
+  trace::from trace_from = trace::from::unknown;
+  std::int16_t trace_stolen_from = -1;
+  std::uint64_t trace_flow = 0;
+  std::uint64_t trace_id = 0;
 
   stack stk;  // the mapping this G lives in
 

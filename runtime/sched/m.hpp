@@ -109,6 +109,13 @@ struct M {
   // set with nextp before the wake-up, read after it (the note orders them).
   bool unwind = false;
   M* link = nullptr;     // idle list, under the sched lock
+  // The execution trace (trace/trace.hpp), this M's own: its event buffer,
+  // the fiber whose run it has open (valid in trace trace_open_id), and
+  // that run's P.
+  void* trace_buf = nullptr;
+  G* trace_open = nullptr;
+  std::uint64_t trace_open_id = 0;
+  std::int16_t trace_lane = -1;
   std::thread thread;    // empty for m0 (the thread that called run)
   xorshift rng;          // steal order, select order, randomised scheduling
   // How sysmon tells an M that computes from one the OS is not running

@@ -16,6 +16,7 @@
 #include "sched/runtime.hpp"
 #include "sched/schedule.hpp"
 #include "sched/switch.hpp"
+#include "trace/trace.hpp"
 
 namespace goro::rt {
 
@@ -49,6 +50,8 @@ void ready(G* g) noexcept {
   // from a park's unlock running on top of the next fiber's stack, where
   // the M is in the runtime): claim the P against sysmon for the duration.
   const bool from_fiber = c.kind == caller_kind::fiber && m->rt == rt && !m->in_rt.load(std::memory_order_relaxed);
+  // Before g is queued: once queued, another M may run it.
+  if (trace::enabled()) trace::readied(m != nullptr && m->rt == rt ? m : nullptr, g, from_fiber);
   P* p = from_fiber ? enter_runtime(m) : nullptr;
   if (p != nullptr) {
     // The readied G runs next on this P, inheriting the time slice (a
@@ -136,6 +139,7 @@ void preempt_point() noexcept {
   if (c.kind != caller_kind::fiber) return;
   P* p = c.m->p;  // a racy read: P objects live as long as the runtime
   if (p == nullptr || !p->preempt.load(std::memory_order_relaxed)) return;
+  if (trace::enabled()) trace::preempted_yield(c.g);
   yield();
 }
 

@@ -36,6 +36,7 @@
 #include "sched/spawn.hpp"
 #include "sched/sysmon.hpp"
 #include "time/timers.hpp"
+#include "trace/trace.hpp"
 
 namespace goro::rt {
 
@@ -217,6 +218,7 @@ void run_main(const options& opts, void (*fn)(void*), void* arg, std::source_loc
   prepare_fiber(rt, m0->p, g, g);
   runq_put(m0->p, g, true);
 
+  trace::runtime_start(rt);  // GORO_TRACE
   sysmon_start(rt);
   schedule(m0);
   sysmon_stop(rt);  // before the Ms go: it may hand Ps to them
@@ -243,6 +245,7 @@ void run_main(const options& opts, void (*fn)(void*), void* arg, std::source_loc
       break;
     }
   }
+  trace::runtime_end(rt);  // every M has stopped: its events are complete
   drop_all_timers(rt);  // timers nobody waits for any more (after() channels, ...)
   // Threads outside the runtime may still be inside ready() or hold a
   // keep_alive (a misuse we tolerate by waiting: they must drop it soon).

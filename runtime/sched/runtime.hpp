@@ -126,6 +126,9 @@ struct runtime {
   std::atomic<std::uint64_t> retakes_asleep{0};
   std::atomic<std::uint64_t> preempt_requests{0};
   std::int32_t id = 0;  // goro::dump_all's "runtime N"; immutable after start
+  // sysmon's execution-trace buffer and its last counters sample (trace/trace.hpp).
+  void* trace_sysmon_buf = nullptr;
+  std::int64_t trace_last_counters = 0;
 
   // ---- the network poller (poll/netpoll.hpp) ------------------------------
   poller poll;

@@ -31,6 +31,7 @@
 #include "sched/spawn.hpp"
 #include "sched/switch.hpp"
 #include "time/timers.hpp"
+#include "trace/trace.hpp"
 #include "poll/netpoll.hpp"
 
 namespace goro::rt {
@@ -57,6 +58,7 @@ G* steal_work(M* m) {
       // is about to resume them, and moving them costs cache misses.
       if (g == nullptr && steal_next) g = victim->conts.steal();
       if (g != nullptr) {
+        if (trace::enabled()) trace::stolen(m, g, victim->id);
         bump(p->ctr.steals);
         // relaxed: a count; thieves race for it, hence the RMW.
         victim->ctr.steals_suffered.fetch_add(1, std::memory_order_relaxed);
@@ -80,6 +82,7 @@ std::size_t runq_room(P* p) {
 // Fire p's due timers onto m's P (as many as its ring has room for), with
 // one wakep for the whole batch (see M::batching_readies).
 bool fire_timers(M* m, P* p, std::int64_t now) {
+  const trace::source_scope from_timers(trace::from::timer);
   m->batching_readies = true;
   const bool fired = run_timers(p, now, runq_room(m->p));
   m->batching_readies = false;
@@ -235,6 +238,7 @@ void runq_put(P* p, G* g, bool next) {
 // is saved; from here on it may be handed to another M.
 void handle_action(M* m, G* g) {
   runtime* rt = m->rt;
+  if (trace::enabled()) trace::run_end(m, g);  // reads m->action
   const m_action a = m->action;
   m->action = m_action::none;
   // The fiber entered the runtime before switching (retake.hpp): sysmon
@@ -331,6 +335,7 @@ void start_running(M* m, G* g, bool inherit_time) {
   m->curg = g;
   // A new slice: no preemption request. (relaxed: a hint.)
   if (p->preempt.load(std::memory_order_relaxed)) p->preempt.store(false, std::memory_order_relaxed);
+  if (trace::enabled()) trace::run_begin(m, g);
 }
 
 void schedule(M* m) {

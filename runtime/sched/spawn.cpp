@@ -22,6 +22,8 @@
 #include "sched/switch.hpp"
 #include "sched/syscall.hpp"
 
+#include "trace/trace.hpp"
+
 namespace goro::rt {
 
 namespace {
@@ -133,6 +135,7 @@ void spawn_commit(fiber* g, void (*entry)(void* storage), const std::source_loca
   P* p = enter_runtime(m);
   if (c.kind == caller_kind::blocking) p = nullptr;
   prepare_fiber(rt, p, g, g->entry_arg);
+  if (trace::enabled()) trace::spawned(m, g);
   // No hand-off from a locked fiber: its M would run the new one.
   if (p && p->runq.size() >= spawn_handoff_backlog && self->lockedm == nullptr && !randomize_no_handoff(m)) {
     m->action = m_action::handoff;

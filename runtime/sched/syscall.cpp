@@ -15,6 +15,7 @@
 #include "sched/retake.hpp"
 #include "sched/runtime.hpp"
 #include "sched/switch.hpp"
+#include "trace/trace.hpp"
 
 namespace goro::rt {
 
@@ -54,6 +55,7 @@ void enter_blocking() {
     p->syscalltick.store(p->syscalltick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     caspstatus(p, pstatus::running, pstatus::syscall, "enter_blocking");
   }
+  if (trace::enabled()) trace::blocking_begin(m, g);
   leave_runtime(m);
 }
 
@@ -66,16 +68,20 @@ void exit_blocking() {
   P* oldp = g->syscall_oldp;
   g->syscall_oldp = nullptr;
   casmstatus(m, mstatus::syscall, mstatus::running, "exit_blocking");
+  const bool tracing = trace::enabled();
+  if (tracing) trace::blocking_end(m, g);
   // Fast path: sysmon did not take our P.
   if (P* p = enter_runtime(m)) {
     caspstatus(p, pstatus::syscall, pstatus::running, "exit_blocking");
     casgstatus(g, gstatus::syscall, gstatus::running, "exit_blocking");
+    if (tracing) trace::run_begin(m, g);
     // sysmon asked this fiber to give up its P (its slice is over and
     // others wait). A fiber looping over short blocking calls is in the
     // runtime so often that sysmon's retake, which gives up whenever the
     // M is in the runtime, almost never succeeds: it yields here instead,
     // as it would at a preempt_point. (relaxed: a hint, as there.)
     const bool asked = p->preempt.load(std::memory_order_relaxed);
+    if (asked && tracing) trace::preempted_yield(g);
     leave_runtime(m);
     if (asked) goro::this_fiber::yield();
     return;
@@ -87,6 +93,7 @@ void exit_blocking() {
     if (p) {
       acquirep(m, p);
       casgstatus(g, gstatus::syscall, gstatus::running, "exit_blocking");
+      if (tracing) trace::run_begin(m, g);
       leave_runtime(m);
       return;
     }

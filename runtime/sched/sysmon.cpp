@@ -21,6 +21,7 @@
 #include "sched/runtime.hpp"
 #include "sched/spare.hpp"
 #include "time/timers.hpp"
+#include "trace/trace.hpp"
 
 namespace goro::rt {
 
@@ -106,6 +107,7 @@ struct look {
 void request_preempt(runtime* rt, P* p) {
   p->preempt.store(true, std::memory_order_relaxed);  // a hint, see P::preempt
   rt->preempt_requests.fetch_add(1, std::memory_order_relaxed);  // a count
+  if (trace::enabled()) trace::sysmon_preempt(rt, p);
 }
 
 // One look at every P.
@@ -240,6 +242,7 @@ look retake(runtime* rt, std::vector<watch>& w, std::int64_t now) {
           rt->retakes_asleep.fetch_add(1, std::memory_order_relaxed);
           break;
       }
+      if (trace::enabled()) trace::sysmon_retake(rt, p->id, static_cast<int>(why));
       handoffp(rt, p);
       acted = true;
       // The hand-off used up the idle M, if there was one: have the next
@@ -291,6 +294,7 @@ void sysmon_main(runtime* rt) {
     const std::int64_t now = now_ns();
     rt->sysmon_clock_ns.store(now, std::memory_order_relaxed);
     const look r = retake(rt, w, now);
+    if (trace::enabled()) trace::sysmon_round(rt, now);
     if (r.acted) {
       idle_rounds = 0;
       delay = rt->sysmon_tick_ns;
