@@ -182,19 +182,19 @@ buffer* attach(void*& slot, runtime* rt, std::int64_t mid) {
   return b;
 }
 
-// Full mode: room for one more event, taking a chunk if needed (registry
-// lock, outside the busy window: the stopper waits for busy buffers while
-// holding that lock).
-bool room(buffer* b) {
+// Full mode: room for `need` more events, taking a chunk if needed
+// (registry lock, outside the busy window: the stopper waits for busy
+// buffers while holding that lock).
+bool room(buffer* b, std::uint64_t need) {
   if (b->ring) return !b->chunks.empty();
-  if (b->n < b->chunks.size() * chunk_events) return true;
+  if (b->n + need <= b->chunks.size() * chunk_events) return true;
   registry& r = reg();
   std::lock_guard<std::mutex> l(r.mu);
   if (b->trace_id != r.id) return false;
   const std::size_t budget = r.opts.max_mb * ((std::size_t(1) << 20) / chunk_bytes);
   event* c = r.chunks_used < budget ? take_chunk(r) : nullptr;
   if (c == nullptr) {
-    b->dropped++;
+    b->dropped += need;
     return false;
   }
   r.chunks_used++;
@@ -206,10 +206,12 @@ bool room(buffer* b) {
 // one the buffer belongs to.
 class writer {
  public:
-  explicit writer(buffer* b, int need = 1) : b_(b) {
-    for (int i = 0; i < need && b_ != nullptr; i++)
-      if (!room(b_)) b_ = nullptr;  // full: drop the whole group (counted)
+  explicit writer(buffer* b, std::uint64_t need = 1) : b_(b) {
     if (b_ == nullptr) return;
+    if (!room(b_, need)) {  // full: the group is dropped (counted)
+      b_ = nullptr;
+      return;
+    }
     b_->busy.store(1, std::memory_order_relaxed);
     fence_light();  // pairs with the stopper's fence_heavy (trace.hpp)
     if (!on.load(std::memory_order_relaxed) || current_id.load(std::memory_order_relaxed) != b_->trace_id) {
@@ -310,6 +312,7 @@ void run_end(M* m, G* g) {
 
 void spawned(M* m, G* child) {
   child->trace_from = from::spawn;
+  child->trace_id = 0;  // a reused G: this fiber's site is not in the trace yet
   if (m == nullptr || m->trace_open == nullptr) return;
   buffer* b = m_buffer(m);
   writer w(b);

@@ -14,6 +14,7 @@ flow name (spawn, wake), a value of args.from (from:timer, ...), a slice
 category (cat:blocking), or a counter (counter:fibers).
 Prints what it checked; exits 1 on the first failure.
 """
+import bisect
 import json
 import sys
 from collections import defaultdict
@@ -108,14 +109,18 @@ def main():
                 fail("slices overlap on lane %s: %r and %r" % (named.get(tid), a[2], b[2]))
     print("check_trace: %d events, %d slices on %d lanes, no overlaps" % (len(events), nslices, len(slices)))
 
+    begins = {tid: [a for a, _, _ in v] for tid, v in slices.items()}
+
     def inside(tid, ts):
-        for a, b, _ in slices.get(tid, ()):
-            if a - 0.0005 <= ts <= b + 0.0005:
-                return True
-        return False
+        # Slices on a lane do not overlap: only the last one starting at
+        # or before ts can hold it.
+        i = bisect.bisect_right(begins.get(tid, []), ts + 0.0005) - 1
+        return i >= 0 and slices[tid][i][1] + 0.0005 >= ts
 
     def starts(tid, ts):
-        return any(abs(a - ts) <= 0.0005 for a, _, _ in slices.get(tid, ()))
+        v = begins.get(tid, [])
+        i = bisect.bisect_left(v, ts - 0.0005)
+        return i < len(v) and v[i] <= ts + 0.0005
 
     for fid, pair in flows.items():
         if set(pair) != {"s", "f"}:
