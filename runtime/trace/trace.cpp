@@ -214,7 +214,9 @@ class writer {
     }
     b_->busy.store(1, std::memory_order_relaxed);
     fence_light();  // pairs with the stopper's fence_heavy (trace.hpp)
-    if (!on.load(std::memory_order_relaxed) || current_id.load(std::memory_order_relaxed) != b_->trace_id) {
+    // acquire: a flush that read this buffer and then set `on` again
+    // (release) is done reading before we write.
+    if (!on.load(std::memory_order_acquire) || current_id.load(std::memory_order_relaxed) != b_->trace_id) {
       b_->busy.store(0, std::memory_order_release);
       b_ = nullptr;
     }

@@ -149,7 +149,7 @@ TEST_F(StatsOnce, TimersAndGlobalFieldsAreReported) {
   goro::run(goro::options{.procs = 2}, [&] {
     goro::chan<int> stop;
     std::atomic<bool> armed{false};
-    goro::go([&] {
+    goro::go([stop, &armed] {  // stop by value: main returns while this fiber ends
       auto t = goro::after(1h);
       armed.store(true);
       goro::select(goro::on_recv(stop, [](std::optional<int>) {}), goro::on_recv(t, [](auto) {}));
@@ -243,7 +243,7 @@ INSTANTIATE_TEST_SUITE_P(Procs, Dump, ::testing::Values(1, 4), goro_test::procs_
 TEST_F(StatsOnce, TheDeadlockReportCarriesTheMutexEdge) {
   allow_kept_stacks();  // the deadlocked fibers' stacks are kept on purpose
   std::string report;
-  std::uint64_t holder = 0;
+  std::atomic<std::uint64_t> holder{0};
   try {
     goro::run(goro::options{.procs = 2, .throw_on_deadlock = true}, [&] {
       goro::mutex mu;
@@ -253,14 +253,14 @@ TEST_F(StatsOnce, TheDeadlockReportCarriesTheMutexEdge) {
         holder = goro::this_fiber::id();
         never.recv();
       });
-      while (holder == 0) goro::this_fiber::yield();
+      while (holder.load() == 0) goro::this_fiber::yield();
       mu.lock();  // blocks forever: a deadlock
     });
   } catch (const goro::deadlock_error& e) {
     report = e.what();
   }
   ASSERT_FALSE(report.empty());
-  EXPECT_NE(report.find("held by fiber " + std::to_string(holder)), std::string::npos) << report;
+  EXPECT_NE(report.find("held by fiber " + std::to_string(holder.load())), std::string::npos) << report;
 }
 
 // ---- SIGQUIT ----------------------------------------------------------------
