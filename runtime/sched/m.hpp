@@ -113,6 +113,7 @@ struct M {
   // the fiber whose run it has open (valid in trace trace_open_id), and
   // that run's P.
   void* trace_buf = nullptr;
+  std::uint64_t trace_buf_id = 0;  // the trace trace_buf is attached to
   G* trace_open = nullptr;
   std::uint64_t trace_open_id = 0;
   std::int16_t trace_lane = -1;

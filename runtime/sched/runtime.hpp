@@ -128,6 +128,7 @@ struct runtime {
   std::int32_t id = 0;  // goro::dump_all's "runtime N"; immutable after start
   // sysmon's execution-trace buffer and its last counters sample (trace/trace.hpp).
   void* trace_sysmon_buf = nullptr;
+  std::uint64_t trace_sysmon_buf_id = 0;
   std::int64_t trace_last_counters = 0;
 
   // ---- the network poller (poll/netpoll.hpp) ------------------------------

@@ -65,12 +65,19 @@ static_assert(sizeof(event) == 32);
 constexpr std::size_t chunk_bytes = std::size_t(1) << 20;
 constexpr std::uint64_t chunk_events = chunk_bytes / sizeof(event);
 
-// One thread's events (an M's, or sysmon's). The owner writes events and
-// n; chunks grow under the registry lock; the exporter reads both under
-// that lock once every buffer is idle.
+// One thread's events (an M's, or sysmon's). A buffer belongs to one
+// owner for the owner's whole life (its runtime's), across traces, so no
+// other thread ever writes it; only once that runtime has ended (and the
+// buffer is in no trace) does it go to the free list for another. The
+// owner writes events and n inside its busy window; chunks come and go
+// under the registry lock; the exporter reads them under that lock once
+// every buffer is idle.
 struct buffer {
   std::atomic<std::uint32_t> busy{0};
-  std::uint64_t trace_id = 0;  // the trace it belongs to; set under the registry lock
+  // Under the registry lock:
+  std::uint64_t trace_id = 0;  // the trace it is in (0: none)
+  const runtime* owner_rt = nullptr;
+  bool owner_ended = false;
   std::vector<event*> chunks;
   std::uint64_t n = 0;         // events written (a ring keeps the last chunks * chunk_events)
   std::uint64_t dropped = 0;   // events lost to a full trace
@@ -138,15 +145,19 @@ std::size_t flight_chunks(const registry& r) {
   return std::max<std::size_t>(per, 1);
 }
 
-// Registry lock held: a buffer for the current trace.
-buffer* new_buffer(registry& r, std::int64_t mid) {
-  buffer* b;
-  if (!r.idle.empty()) {
-    b = r.idle.back();
-    r.idle.pop_back();
-  } else {
-    r.buffers.push_back(std::make_unique<buffer>());
-    b = r.buffers.back().get();
+// Registry lock held: b (the owner's own, or null for a new owner) joins
+// the current trace.
+buffer* join_trace(registry& r, buffer* b, const runtime* rt, std::int64_t mid) {
+  if (b == nullptr) {
+    if (!r.idle.empty()) {
+      b = r.idle.back();
+      r.idle.pop_back();
+    } else {
+      r.buffers.push_back(std::make_unique<buffer>());
+      b = r.buffers.back().get();
+    }
+    b->owner_rt = rt;
+    b->owner_ended = false;
   }
   b->trace_id = r.id;
   b->n = 0;
@@ -154,43 +165,75 @@ buffer* new_buffer(registry& r, std::int64_t mid) {
   b->mid = mid;
   b->flow_seq = 0;
   b->ring = r.opts.flight_recorder_mb > 0;
-  if (b->ring) {
-    for (std::size_t i = flight_chunks(r); i > 0; i--)
-      if (event* c = take_chunk(r)) b->chunks.push_back(c);
-    if (b->chunks.empty()) b->ring = false;  // no memory: records nothing (n stays 0)
+  // It keeps the chunks of its last trace (a full trace's, up to the
+  // budget; a ring's, exactly its share).
+  const std::size_t budget = r.opts.max_mb * ((std::size_t(1) << 20) / chunk_bytes);
+  const std::size_t left = budget > r.chunks_used ? budget - r.chunks_used : 0;
+  std::size_t want = b->ring ? flight_chunks(r) : b->chunks.size();
+  if (!b->ring && want > left) want = left;
+  while (b->chunks.size() > want) {
+    r.free_chunks.push_back(b->chunks.back());
+    b->chunks.pop_back();
   }
+  while (b->chunks.size() < want) {
+    event* c = take_chunk(r);
+    if (c == nullptr) break;
+    b->chunks.push_back(c);
+  }
+  r.chunks_used += b->chunks.size();
+  if (b->ring && b->chunks.empty()) b->ring = false;  // no memory: a full trace that drops
   r.active.push_back(b);
   return b;
 }
 
-// The buffer `slot` holds for the current trace, attaching one if it holds
-// none (or one of an older trace). Null when nothing records for rt.
-buffer* attach(void*& slot, runtime* rt, std::int64_t mid) {
-  auto* b = static_cast<buffer*>(slot);
-  if (b != nullptr && b->trace_id == current_id.load(std::memory_order_relaxed) && b->trace_id != 0) return b;
+// Registry lock held: b's chunks go back to the pool and b to the free list
+// (its owner has ended and it is in no trace).
+void retire_buffer(registry& r, buffer* b) {
+  for (event* c : b->chunks) r.free_chunks.push_back(c);
+  b->chunks.clear();
+  r.idle.push_back(b);
+}
+
+// An owner's buffer and the trace it is attached to, as the owner (an M,
+// or sysmon for its runtime) keeps them: its own fields, so the fast path
+// reads nothing another thread writes.
+struct handle {
+  buffer* b = nullptr;
+  std::uint64_t id = 0;  // 0: not recording
+};
+
+// The owner's buffer in the current trace, joining it if the owner is not
+// in it yet. {null, 0} when nothing records for rt.
+handle attach(void*& slot, std::uint64_t& slot_id, runtime* rt, std::int64_t mid) {
+  const std::uint64_t cur = current_id.load(std::memory_order_relaxed);
+  if (slot_id != 0 && slot_id == cur) return {static_cast<buffer*>(slot), slot_id};
   registry& r = reg();
   std::lock_guard<std::mutex> l(r.mu);
-  if (r.id == 0) return nullptr;
-  if (b != nullptr && b->trace_id == r.id) return b;
+  if (r.id == 0) return {};
   if (r.rt == nullptr && !r.rt_ended) {
     r.rt = rt;
     r.procs = rt->procs;
   }
-  if (r.rt != rt) return nullptr;
-  b = new_buffer(r, mid);
+  if (r.rt != rt) return {};
+  auto* b = static_cast<buffer*>(slot);
+  if (b == nullptr || b->trace_id != r.id) b = join_trace(r, b, rt, mid);
   slot = b;
-  return b;
+  slot_id = r.id;
+  return {b, r.id};
 }
 
 // Full mode: room for `need` more events, taking a chunk if needed
 // (registry lock, outside the busy window: the stopper waits for busy
-// buffers while holding that lock).
-bool room(buffer* b, std::uint64_t need) {
+// buffers while holding that lock). The owner's reads of n, ring and
+// chunks race with nobody: only the owner changes them while it lives
+// (join_trace runs on the owner's thread too).
+bool room(const handle& h, std::uint64_t need) {
+  buffer* b = h.b;
   if (b->ring) return !b->chunks.empty();
   if (b->n + need <= b->chunks.size() * chunk_events) return true;
   registry& r = reg();
   std::lock_guard<std::mutex> l(r.mu);
-  if (b->trace_id != r.id) return false;
+  if (b->trace_id != h.id || r.id != h.id) return false;  // that trace ended
   const std::size_t budget = r.opts.max_mb * ((std::size_t(1) << 20) / chunk_bytes);
   event* c = r.chunks_used < budget ? take_chunk(r) : nullptr;
   if (c == nullptr) {
@@ -206,9 +249,9 @@ bool room(buffer* b, std::uint64_t need) {
 // one the buffer belongs to.
 class writer {
  public:
-  explicit writer(buffer* b, std::uint64_t need = 1) : b_(b) {
+  explicit writer(const handle& h, std::uint64_t need = 1) : b_(h.b) {
     if (b_ == nullptr) return;
-    if (!room(b_, need)) {  // full: the group is dropped (counted)
+    if (!room(h, need)) {  // full: the group is dropped (counted)
       b_ = nullptr;
       return;
     }
@@ -216,7 +259,7 @@ class writer {
     fence_light();  // pairs with the stopper's fence_heavy (trace.hpp)
     // acquire: a flush that read this buffer and then set `on` again
     // (release) is done reading before we write.
-    if (!on.load(std::memory_order_acquire) || current_id.load(std::memory_order_relaxed) != b_->trace_id) {
+    if (!on.load(std::memory_order_acquire) || current_id.load(std::memory_order_relaxed) != h.id) {
       b_->busy.store(0, std::memory_order_release);
       b_ = nullptr;
     }
@@ -249,7 +292,8 @@ class writer {
 
 std::uint64_t tsc() noexcept { return __rdtsc(); }
 
-buffer* m_buffer(M* m) { return attach(m->trace_buf, m->rt, m->id); }
+handle m_buffer(M* m) { return attach(m->trace_buf, m->trace_buf_id, m->rt, m->id); }
+handle sysmon_buffer(runtime* rt) { return attach(rt->trace_sysmon_buf, rt->trace_sysmon_buf_id, rt, -1); }
 
 std::int16_t lane_of(const M* m) { return m->p != nullptr ? static_cast<std::int16_t>(m->p->id) : std::int16_t(-1); }
 
@@ -275,21 +319,21 @@ void put_end(writer& w, M* m, G* g, std::uint64_t ts, end_reason why) {
 }
 
 // m's open run, if it was opened in this trace.
-G* open_run(const M* m, const buffer* b) { return m->trace_open_id == b->trace_id ? m->trace_open : nullptr; }
+G* open_run(const M* m, const handle& h) { return m->trace_open_id == h.id ? m->trace_open : nullptr; }
 
 }  // namespace
 
 void run_begin(M* m, G* g) {
-  buffer* b = m_buffer(m);
+  const handle b = m_buffer(m);
   writer w(b, 3);
   if (!w) return;
   const std::uint64_t ts = tsc();
   if (G* prev = open_run(m, b)) put_end(w, m, prev, ts, reason_of(m->action, prev));
-  if (g->trace_id != b->trace_id) {
+  if (g->trace_id != b.id) {
     static_assert(sizeof(std::source_location) == sizeof(std::uint64_t));
     const auto bits = std::bit_cast<std::uint64_t>(site_of(g));
     w.put({ts, goid_of(g), bits, 0, kind::info, 0, -1});
-    g->trace_id = b->trace_id;
+    g->trace_id = b.id;
   }
   m->trace_lane = lane_of(m);
   w.put({ts, goid_of(g), g->trace_flow, static_cast<std::uint32_t>(g->trace_stolen_from), kind::begin,
@@ -298,12 +342,12 @@ void run_begin(M* m, G* g) {
   g->trace_stolen_from = -1;
   g->trace_flow = 0;
   m->trace_open = g;
-  m->trace_open_id = b->trace_id;
+  m->trace_open_id = b.id;
 }
 
 void run_end(M* m, G* g) {
   if (m->trace_open != g) return;
-  buffer* b = m_buffer(m);
+  const handle b = m_buffer(m);
   writer w(b);
   if (!w || open_run(m, b) != g) {
     m->trace_open = nullptr;
@@ -316,7 +360,7 @@ void spawned(M* m, G* child) {
   child->trace_from = from::spawn;
   child->trace_id = 0;  // a reused G: this fiber's site is not in the trace yet
   if (m == nullptr || m->trace_open == nullptr) return;
-  buffer* b = m_buffer(m);
+  const handle b = m_buffer(m);
   writer w(b);
   if (!w || open_run(m, b) == nullptr) return;
   const std::uint64_t flow = w.new_flow();
@@ -330,7 +374,7 @@ void readied(M* m, G* g, bool by_fiber) {
     return;
   }
   if (by_fiber && m->trace_open != nullptr) {
-    buffer* b = m_buffer(m);
+    const handle b = m_buffer(m);
     writer w(b);
     if (!w || open_run(m, b) == nullptr) return;
     const std::uint64_t flow = w.new_flow();
@@ -354,7 +398,7 @@ void stolen(M* m, G* g, int victim) {
 }
 
 void blocking_begin(M* m, G* g) {
-  buffer* b = m_buffer(m);
+  const handle b = m_buffer(m);
   writer w(b, 2);
   if (!w) return;
   const std::uint64_t ts = tsc();
@@ -372,12 +416,12 @@ void blocking_end(M* m, G* g) {
 void preempted_yield(G* g) noexcept { g->trace_from = from::preempt; }
 
 void sysmon_retake(runtime* rt, int p, int why) {
-  writer w(attach(rt->trace_sysmon_buf, rt, -1));
+  writer w(sysmon_buffer(rt));
   if (w) w.put({tsc(), 0, 0, static_cast<std::uint32_t>(p), kind::retake, static_cast<std::uint8_t>(why), -1});
 }
 
 void sysmon_preempt(runtime* rt, P* p) {
-  writer w(attach(rt->trace_sysmon_buf, rt, -1));
+  writer w(sysmon_buffer(rt));
   if (w) w.put({tsc(), 0, 0, static_cast<std::uint32_t>(p->id), kind::preempt, 0, -1});
 }
 
@@ -394,13 +438,13 @@ void sysmon_round(runtime* rt, std::int64_t now) {
   for (auto& p : rt->allp) runnable += p->runq.size() + p->conts.size();
   // relaxed: a count, for display.
   const auto live = static_cast<std::uint64_t>(rt->live.load(std::memory_order_relaxed));
-  writer w(attach(rt->trace_sysmon_buf, rt, -1));
+  writer w(sysmon_buffer(rt));
   if (w) w.put({tsc(), live, runnable, static_cast<std::uint32_t>(threads), kind::counters, 0, -1});
 }
 
 void netpolled(runtime* rt, M* m, int n) {
   if (n <= 0) return;
-  writer w(m != nullptr ? m_buffer(m) : attach(rt->trace_sysmon_buf, rt, -1));
+  writer w(m != nullptr ? m_buffer(m) : sysmon_buffer(rt));
   if (w) w.put({tsc(), 0, 0, static_cast<std::uint32_t>(n), kind::netpoll, 0, -1});
 }
 
@@ -463,10 +507,8 @@ snapshot take_snapshot(registry& r) {
 // the pool.
 void release_trace(registry& r) {
   for (buffer* b : r.active) {
-    for (event* c : b->chunks) r.free_chunks.push_back(c);
-    b->chunks.clear();
     b->trace_id = 0;
-    r.idle.push_back(b);
+    if (b->owner_ended) retire_buffer(r, b);
   }
   r.active.clear();
   r.id = 0;
@@ -838,6 +880,13 @@ void runtime_end(runtime* rt) {
   {
     registry& r = reg();
     std::lock_guard<std::mutex> l(r.mu);
+    // Its Ms and sysmon are gone: their buffers may serve other owners,
+    // once out of any trace.
+    for (auto& b : r.buffers)
+      if (b->owner_rt == rt && !b->owner_ended) {
+        b->owner_ended = true;
+        if (b->trace_id == 0) retire_buffer(r, b.get());
+      }
     if (r.id == 0 || r.rt != rt) return;
     if (!r.from_env) {
       // Recorded by trace::start: it stays readable until stop(), but no

@@ -150,6 +150,37 @@ TEST_F(TraceOnce, MisuseIsReported) {
   std::remove(path.c_str());
 }
 
+// Buffers stay with their thread across traces of one runtime and go to
+// other threads once their runtime has ended: every trace is whole.
+TEST_F(TraceOnce, TracesOneAfterAnotherInOneRunAndAcrossRuns) {
+  std::vector<std::string> paths;
+  auto work = [] {
+    goro::wait_group wg;
+    for (int i = 0; i < 50; i++) {
+      wg.add(1);
+      goro::go([&] {
+        goro::this_fiber::yield();
+        wg.done();
+      });
+    }
+    wg.wait();
+  };
+  for (int run = 0; run < 3; run++) {
+    goro::run(goro::options{.procs = 2}, [&] {
+      for (int t = 0; t < 3; t++) {
+        paths.push_back(temp_path("seq-" + std::to_string(run) + "-" + std::to_string(t) + ".json"));
+        goro::trace::start(paths.back(), {.flight_recorder_mb = t == 1 ? 2u : 0u});
+        work();
+        ASSERT_TRUE(goro::trace::stop());
+      }
+    });
+  }
+  for (const auto& p : paths) {
+    EXPECT_EQ(check(p, "--need from:spawn from:yield"), 0) << p;
+    std::remove(p.c_str());
+  }
+}
+
 TEST_F(TraceOnce, GoroTraceRecordsARunFromStartToEnd) {
   const std::string path = temp_path("env.json");
   ::setenv("GORO_TRACE", path.c_str(), 1);
