@@ -12,7 +12,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <numeric>
-#include <regex>
+#include <cstdio>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -326,9 +326,23 @@ TEST(Schedtrace, PrintsTheFieldsAtTheRequestedRate) {
   });
   const std::string err = ::testing::internal::GetCapturedStderr();
   ::unsetenv("GORO_SCHEDTRACE");
-  const std::regex line(
-      R"(goro: sched \d+ms: procs=2 idleprocs=\d threads=\d+ spinningthreads=\d+ idlethreads=\d+ runqueue=\d+ \[\d+ \d+\])");
-  const auto n = std::distance(std::sregex_iterator(err.begin(), err.end(), line), std::sregex_iterator());
+  long n = 0;
+  std::istringstream lines(err);
+  for (std::string l; std::getline(lines, l);) {
+    if (l.rfind("goro: sched ", 0) != 0) continue;
+    long ms;
+    int procs, idle, threads, spinning, idlethreads, global;
+    unsigned q0, q1;
+    const int got = std::sscanf(l.c_str(),
+                                "goro: sched %ldms: procs=%d idleprocs=%d threads=%d spinningthreads=%d "
+                                "idlethreads=%d runqueue=%d [%u %u]",
+                                &ms, &procs, &idle, &threads, &spinning, &idlethreads, &global, &q0, &q1);
+    EXPECT_EQ(got, 9) << l;
+    EXPECT_EQ(procs, 2) << l;
+    EXPECT_TRUE(idle >= 0 && idle <= 2) << l;
+    EXPECT_GE(threads, 1) << l;
+    n++;
+  }
   // 400 ms at 20 ms: 20 lines; bounds wide enough for a loaded machine.
   EXPECT_GE(n, 5) << err;
   EXPECT_LE(n, 25) << err;
