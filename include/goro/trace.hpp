@@ -36,8 +36,9 @@ void start(const std::string& path, const options& opts = {});
 bool stop();
 
 // Write what is recorded so far to the file (replacing its contents) and
-// go on recording: for a flight recording, the newest window. Events
-// recorded while the file is written are lost (counted as dropped).
+// go on recording: for a flight recording, the newest window. Events that
+// happen while the recorded ones are being copied out are not recorded
+// (recording resumes before the file is written).
 // Returns false if no trace is being recorded.
 bool flush();
 

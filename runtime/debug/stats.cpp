@@ -93,7 +93,9 @@ std::string fiber_report(runtime* rt) {
                   static_cast<unsigned long long>(goid_of(g)), state, since, site.file_name(),
                   static_cast<unsigned>(site.line()), site.function_name());
     report += line;
-    if (s == gstatus::waiting) report += wait_edge(g, why);
+    if (s == gstatus::waiting &&
+        (why == detail::wait_reason::mutex || why == detail::wait_reason::chan_send || why == detail::wait_reason::chan_recv))
+      report += wait_edge(g, why);
   }
   return report;
 }
@@ -126,7 +128,7 @@ std::string schedtrace_report(runtime* rt, std::int64_t since_start_ns, bool det
     // relaxed: counters and a status word, read for display.
     std::snprintf(buf, sizeof buf, "  P%d: status=%s runqsize=%u switches=%llu steals=%llu parks=%llu\n", p->id,
                   to_string(p->status.load(std::memory_order_relaxed)), p->runq.size(),
-                  static_cast<unsigned long long>(p->ctr.switches.load(std::memory_order_relaxed)),
+                  static_cast<unsigned long long>(p->switchtick.load(std::memory_order_relaxed)),
                   static_cast<unsigned long long>(p->ctr.steals.load(std::memory_order_relaxed)),
                   static_cast<unsigned long long>(p->ctr.parks.load(std::memory_order_relaxed)));
     out += buf;
@@ -253,7 +255,7 @@ runtime_stats stats() {
     ps.id = p->id;
     ps.status = to_string(p->status.load(std::memory_order_relaxed));
     ps.runq = p->runq.size() + static_cast<std::uint32_t>(p->conts.size());
-    ps.switches = p->ctr.switches.load(std::memory_order_relaxed);
+    ps.switches = p->switchtick.load(std::memory_order_relaxed);
     ps.started = p->ctr.started.load(std::memory_order_relaxed);
     ps.spawned = p->ctr.spawned.load(std::memory_order_relaxed);
     ps.steals = p->ctr.steals.load(std::memory_order_relaxed);

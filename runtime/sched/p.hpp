@@ -46,13 +46,13 @@ struct M;
 
 inline constexpr std::uint32_t runq_capacity = GORO_RUNQ_SIZE;
 
-// A P's counters for goro::stats (debug/stats.cpp). Written only by the
+// A P's counters for goro::stats (debug/stats.cpp; `switches` is
+// P::switchtick). Written only by the
 // M holding the P, with a plain load and store (bump: no locked
 // instruction on the hot paths), except `steals_suffered`, which thieves
 // add to, on a cache line of its own. Atomic only so that stats() may read
 // them from any thread; relaxed: counts, nothing is published through them.
 struct p_counters {
-  std::atomic<std::uint64_t> switches{0};
   std::atomic<std::uint64_t> started{0};
   std::atomic<std::uint64_t> spawned{0};
   std::atomic<std::uint64_t> steals{0};
@@ -85,7 +85,8 @@ struct P {
   std::atomic<M*> owner{nullptr};  // the M of the current generation (for sysmon)
   // +1 per fiber switched to (owner writes, sysmon reads): unchanged across
   // two sysmon looks = the same fiber is still running (its time slice).
-  std::atomic<std::uint32_t> switchtick{0};
+  // Also goro::stats's `switches` (64 bits: it never wraps).
+  std::atomic<std::uint64_t> switchtick{0};
   // +1 per blocking call entered: unchanged across two looks = the same
   // call is still in progress.
   std::atomic<std::uint32_t> syscalltick{0};

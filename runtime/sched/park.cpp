@@ -126,6 +126,7 @@ void yield() {
   if (c.g->lockedm != nullptr && p != nullptr && !p->has_work() && c.m->rt->runq.size() == 0 && !timers_due(p)) {
     // Locked, and nothing else wants this P: yielding would hand the P to
     // another M only to have it handed straight back (sched/lockedm.hpp).
+    c.g->trace_from = trace::from::unknown;  // no yield happened (preempt_point may have said one would)
     leave_runtime(c.m);
     return;
   }

@@ -218,8 +218,8 @@ void run_main(const options& opts, void (*fn)(void*), void* arg, std::source_loc
   prepare_fiber(rt, m0->p, g, g);
   runq_put(m0->p, g, true);
 
-  trace::runtime_start(rt);  // GORO_TRACE
   sysmon_start(rt);
+  trace::runtime_start(rt);  // GORO_TRACE; after anything that may throw
   schedule(m0);
   sysmon_stop(rt);  // before the Ms go: it may hand Ps to them
 

@@ -85,7 +85,7 @@ struct runtime {
   // ---- sysmon (sysmon.cpp, spare.cpp) --------------------------------------
   std::int64_t sysmon_tick_ns = 20'000;
   // GORO_SCHEDTRACE (debug/dump.hpp): sysmon prints a line every period
-  // (0: never) and skips its deep sleep. Set before start.
+  // (0: never), waking from its deep sleep for it. Set before start.
   std::int64_t schedtrace_ns = 0;
   bool schedtrace_detail = false;
   std::int64_t start_ns = 0;  // now_ns() when run() started

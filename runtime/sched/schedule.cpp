@@ -327,8 +327,7 @@ void start_running(M* m, G* g, bool inherit_time) {
   P* p = m->p;
   if (!inherit_time) p->fair.schedtick++;
   // Owner-only counter: a plain increment, atomic only for sysmon's reads.
-  p->switchtick.store(p->switchtick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  bump(p->ctr.switches);
+  bump(p->switchtick);
   if (g->fresh) bump(p->ctr.started);
   casgstatus(g, gstatus::runnable, gstatus::running, "execute");
   g->m = m;

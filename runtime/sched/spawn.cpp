@@ -57,6 +57,7 @@ std::uint64_t next_goid(runtime* rt, P* p) {
 
 void prepare_fiber(runtime* rt, P* p, G* g, void* top) {
   g->goid.store(next_goid(rt, p), std::memory_order_relaxed);
+  g->trace_id = 0;  // a new fiber: its creation site is in no trace yet (trace/trace.hpp)
   // The stack starts below `top` (the callable, or the G), 64-byte aligned.
   char* sp = static_cast<char*>(top);
   sp = reinterpret_cast<char*>(reinterpret_cast<std::uintptr_t>(sp) & ~std::uintptr_t(63));

@@ -25,6 +25,7 @@ void rejoin(M* m, G* g) {
     std::lock_guard<futex_lock> l(rt->lock);
     if (P* p = pidleget(rt)) {
       acquirep(m, p);
+      if (trace::enabled()) trace::run_moved(m, g);
       return;
     }
   }

@@ -49,7 +49,7 @@ void sysmon_wake(runtime* rt) {
 }
 
 struct watch {
-  std::uint32_t tick = 0;
+  std::uint64_t tick = 0;
   std::int64_t since = 0;  // when the current fiber was first seen running
   bool valid = false;
   std::uint32_t stick = 0;
@@ -123,7 +123,7 @@ look retake(runtime* rt, std::vector<watch>& w, std::int64_t now) {
       pw.valid = false;
       continue;
     }
-    const std::uint32_t tick = p->switchtick.load(std::memory_order_relaxed);
+    const std::uint64_t tick = p->switchtick.load(std::memory_order_relaxed);
     const std::uint32_t stick = p->syscalltick.load(std::memory_order_relaxed);
     if (!pw.valid || tick != pw.tick) {
       pw = watch{tick, now, true, stick, now};
@@ -259,6 +259,14 @@ look retake(runtime* rt, std::vector<watch>& w, std::int64_t now) {
   return r;
 }
 
+// GORO_SCHEDTRACE: the line, once a period has passed since the last.
+void schedtrace_if_due(runtime* rt, std::int64_t& last, std::int64_t now) {
+  if (rt->schedtrace_ns <= 0 || now - last < rt->schedtrace_ns) return;
+  last = now;
+  const std::string line = schedtrace_report(rt, now - rt->start_ns, rt->schedtrace_detail);
+  std::fputs(line.c_str(), stderr);
+}
+
 void sysmon_main(runtime* rt) {
   std::vector<watch> w(static_cast<std::size_t>(rt->procs));
   std::int64_t delay = rt->sysmon_tick_ns;
@@ -266,17 +274,24 @@ void sysmon_main(runtime* rt) {
   int idle_rounds = 0;
   std::int64_t last_trace = rt->start_ns;
   while (!rt->sysmon_stop.load(std::memory_order_acquire)) {
-    if (rt->npidle.load(std::memory_order_seq_cst) == rt->procs && rt->schedtrace_ns == 0) {
+    if (rt->npidle.load(std::memory_order_seq_cst) == rt->procs) {
       // Every P idle: nothing to watch. Sleep until a P goes busy. seq_cst
       // with pidleget's decrement and check: one of us sees the other.
       // Or, while a deadlock is suspected (debug/checkdead.hpp), until its
-      // grace period is over, then check again.
+      // grace period is over, then check again; or until the next
+      // schedtrace line.
       rt->sysmon_sleeping.store(true, std::memory_order_seq_cst);
       const std::int64_t grace_until = rt->deadlock_grace_until.load(std::memory_order_seq_cst);
+      std::int64_t until = grace_until;  // 0: none
+      if (rt->schedtrace_ns > 0) {
+        const std::int64_t line_at = last_trace + rt->schedtrace_ns;
+        until = until == 0 ? line_at : std::min(until, line_at);
+      }
       if (rt->npidle.load(std::memory_order_seq_cst) == rt->procs &&
           !rt->sysmon_stop.load(std::memory_order_acquire))
-        sysmon_sleep(rt, grace_until == 0 ? -1 : std::max<std::int64_t>(grace_until - now_ns(), 0));
+        sysmon_sleep(rt, until == 0 ? -1 : std::max<std::int64_t>(until - now_ns(), 0));
       rt->sysmon_sleeping.store(false, std::memory_order_relaxed);
+      schedtrace_if_due(rt, last_trace, now_ns());
       if (grace_until != 0 && now_ns() >= grace_until) {
         std::lock_guard<futex_lock> l(rt->lock);
         // Only this period's end: a later suspicion has set a later one.
@@ -306,11 +321,7 @@ void sysmon_main(runtime* rt) {
     // started (not up to 10 ms later).
     sleep = r.waiting ? std::min(delay, waiting_sleep_ns) : delay;
     if (rt->schedtrace_ns > 0) {
-      if (now - last_trace >= rt->schedtrace_ns) {
-        last_trace = now;
-        const std::string line = schedtrace_report(rt, now - rt->start_ns, rt->schedtrace_detail);
-        std::fputs(line.c_str(), stderr);
-      }
+      schedtrace_if_due(rt, last_trace, now);
       sleep = std::min(sleep, std::max<std::int64_t>(last_trace + rt->schedtrace_ns - now, rt->sysmon_tick_ns));
     }
     // Descriptors nobody has polled for 10 ms (every M busy with fibers

@@ -77,6 +77,7 @@ void mutex::lock_slow() {
     }
     detail::note_wait_edge(this, holder_.load(std::memory_order_relaxed));
     sema_.acquire(detail::wait_reason::mutex, lifo, &withdraw_waiter, this);
+    detail::note_wait_edge(nullptr, 0);  // the sema may not have parked (park clears it otherwise)
     starving = starving || steady::now() - wait_start > starvation_threshold;
     old = state_.load(std::memory_order_relaxed);
     if (old & starving_bit) {

@@ -204,9 +204,12 @@ struct handle {
 
 // The owner's buffer in the current trace, joining it if the owner is not
 // in it yet. {null, 0} when nothing records for rt.
+constexpr std::uint64_t not_recorded = std::uint64_t(1) << 63;  // slot_id: this trace is not ours
+
 handle attach(void*& slot, std::uint64_t& slot_id, runtime* rt, std::int64_t mid) {
   const std::uint64_t cur = current_id.load(std::memory_order_relaxed);
   if (slot_id != 0 && slot_id == cur) return {static_cast<buffer*>(slot), slot_id};
+  if (slot_id == (cur | not_recorded)) return {};  // another runtime's trace: no lock each time
   registry& r = reg();
   std::lock_guard<std::mutex> l(r.mu);
   if (r.id == 0) return {};
@@ -214,7 +217,10 @@ handle attach(void*& slot, std::uint64_t& slot_id, runtime* rt, std::int64_t mid
     r.rt = rt;
     r.procs = rt->procs;
   }
-  if (r.rt != rt) return {};
+  if (r.rt != rt) {
+    slot_id = r.id | not_recorded;
+    return {};
+  }
   auto* b = static_cast<buffer*>(slot);
   if (b == nullptr || b->trace_id != r.id) b = join_trace(r, b, rt, mid);
   slot = b;
@@ -284,7 +290,12 @@ class writer {
     b->chunks[i / chunk_events][i % chunk_events] = e;
     b->n++;
   }
-  std::uint64_t new_flow() noexcept { return (static_cast<std::uint64_t>(b_->mid + 2) << 40) | ++b_->flow_seq; }
+  // Unique in the process, and below 2^53 (JSON numbers are doubles): 8
+  // bits of the trace id, 14 of the owner, 31 of its count.
+  std::uint64_t new_flow(std::uint64_t trace) noexcept {
+    return ((trace & 0xff) << 45) | ((static_cast<std::uint64_t>(b_->mid + 2) & 0x3fff) << 31) |
+           (++b_->flow_seq & 0x7fffffff);
+  }
 
  private:
   buffer* b_;
@@ -326,7 +337,12 @@ G* open_run(const M* m, const handle& h) { return m->trace_open_id == h.id ? m->
 void run_begin(M* m, G* g) {
   const handle b = m_buffer(m);
   writer w(b, 3);
-  if (!w) return;
+  if (!w) {
+    // Not recorded (a flush in progress, a full trace): no run is open, so
+    // no later event ends this one, or one of an older switch, by mistake.
+    m->trace_open = nullptr;
+    return;
+  }
   const std::uint64_t ts = tsc();
   if (G* prev = open_run(m, b)) put_end(w, m, prev, ts, reason_of(m->action, prev));
   if (g->trace_id != b.id) {
@@ -356,19 +372,31 @@ void run_end(M* m, G* g) {
   put_end(w, m, g, tsc(), reason_of(m->action, g));
 }
 
+void run_moved(M* m, G* g) {
+  {
+    const handle b = m_buffer(m);
+    writer w(b);
+    if (w && open_run(m, b) == g) put_end(w, m, g, tsc(), end_reason::rejoin);
+  }
+  m->trace_open = nullptr;
+  run_begin(m, g);
+}
+
 void spawned(M* m, G* child) {
   child->trace_from = from::spawn;
-  child->trace_id = 0;  // a reused G: this fiber's site is not in the trace yet
+  child->trace_flow = 0;
   if (m == nullptr || m->trace_open == nullptr) return;
   const handle b = m_buffer(m);
   writer w(b);
   if (!w || open_run(m, b) == nullptr) return;
-  const std::uint64_t flow = w.new_flow();
+  const std::uint64_t flow = w.new_flow(b.id);
   w.put({tsc(), goid_of(child), flow, 0, kind::spawn, 0, m->trace_lane});
   child->trace_flow = flow;
 }
 
 void readied(M* m, G* g, bool by_fiber) {
+  g->trace_flow = 0;
+  g->trace_from = from::unknown;
   if (m == nullptr) {
     g->trace_from = tl_source != from::unknown ? tl_source : from::outside;
     return;
@@ -377,7 +405,7 @@ void readied(M* m, G* g, bool by_fiber) {
     const handle b = m_buffer(m);
     writer w(b);
     if (!w || open_run(m, b) == nullptr) return;
-    const std::uint64_t flow = w.new_flow();
+    const std::uint64_t flow = w.new_flow(b.id);
     w.put({tsc(), goid_of(g), flow, 0, kind::wake, 0, m->trace_lane});
     g->trace_from = from::wake;
     g->trace_flow = flow;
@@ -400,7 +428,10 @@ void stolen(M* m, G* g, int victim) {
 void blocking_begin(M* m, G* g) {
   const handle b = m_buffer(m);
   writer w(b, 2);
-  if (!w) return;
+  if (!w) {
+    m->trace_open = nullptr;
+    return;
+  }
   const std::uint64_t ts = tsc();
   const std::int16_t lane = lane_of(m);
   if (open_run(m, b) == g) put_end(w, m, g, ts, end_reason::blocking);
@@ -448,8 +479,13 @@ void netpolled(runtime* rt, M* m, int n) {
   if (w) w.put({tsc(), 0, 0, static_cast<std::uint32_t>(n), kind::netpoll, 0, -1});
 }
 
-source_scope::source_scope(from f) noexcept : saved_(tl_source) { tl_source = f; }
-source_scope::~source_scope() { tl_source = saved_; }
+void source_scope::begin(from f) noexcept {
+  active_ = true;
+  saved_ = tl_source;
+  tl_source = f;
+}
+
+void source_scope::end() noexcept { tl_source = saved_; }
 
 // ---- export -------------------------------------------------------------------
 
@@ -462,6 +498,9 @@ struct lane_events {
 
 struct snapshot {
   std::vector<lane_events> lanes;
+  // The creation sites of the traced runtime's live fibers, for those
+  // whose `info` event a flight recording overwrote: (id, site bits).
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> live_sites;
   std::uint64_t dropped = 0;
   std::uint64_t tsc0 = 0, tsc1 = 0;
   std::int64_t ns0 = 0, ns1 = 0;
@@ -472,6 +511,7 @@ struct snapshot {
 // Registry lock held. Stops every writer (on cleared, fence_heavy, every
 // buffer idle), copies the events, and leaves recording off.
 snapshot take_snapshot(registry& r) {
+  init_membarrier();  // once per process; this thread may be outside every runtime
   on.store(false, std::memory_order_seq_cst);
   fence_heavy();
   for (buffer* b : r.active)
@@ -483,6 +523,15 @@ snapshot take_snapshot(registry& r) {
   s.ns1 = now_ns();
   s.procs = r.procs;
   s.flight = r.opts.flight_recorder_mb > 0;
+  if (r.rt != nullptr) {
+    // Lock order: the registry lock, then allglock (no hook runs under
+    // allglock). r.rt is cleared (runtime_end, under the registry lock)
+    // before the runtime is freed.
+    std::lock_guard<futex_lock> l(r.rt->allglock);
+    for (G* g = r.rt->allg; g; g = g->allnext)
+      if (g->status.load(std::memory_order_relaxed) != gstatus::dead)
+        s.live_sites.emplace_back(goid_of(g), std::bit_cast<std::uint64_t>(site_of(g)));
+  }
   for (buffer* b : r.active) {
     s.dropped += b->dropped;
     lane_events le{b->mid, {}};
@@ -702,6 +751,8 @@ std::string to_json(const snapshot& s) {
                         end_reason::stop, 0});
     if (bopen != nullptr) blocks.push_back({ns(bopen->ts), std::max(stop_ns, ns(bopen->ts)), bopen->g, bopen->p, l.mid});
   }
+
+  for (const auto& [g, bits] : s.live_sites) sites.emplace(g, bits);  // info events first
 
   // Runs on one P never overlap: a run whose P sysmon retook (its fiber
   // went on computing without it) is cut where the P's next run began.

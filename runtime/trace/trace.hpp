@@ -52,6 +52,9 @@ inline bool enabled() noexcept { return __builtin_expect(on.load(std::memory_ord
 void run_begin(M* m, G* g);
 // handle_action: g's run ended (a no-op if a direct switch ended it).
 void run_end(M* m, G* g);
+// g, running on m, got another P without switching out (rejoin's fast
+// path): its run on the old P ends, one on m->p begins.
+void run_moved(M* m, G* g);
 // A fiber running on m created child (from prepare_fiber).
 void spawned(M* m, G* child);
 // g was made runnable; m is null from a thread outside the runtime. The
@@ -73,16 +76,24 @@ void sysmon_round(runtime* rt, std::int64_t now_ns);
 // The poller readied n fibers in one poll.
 void netpolled(runtime* rt, M* m, int n);
 
-// Readies made while it lives come from timers / the poller.
+// Readies made while it lives come from timers / the poller (when a trace
+// was recording as it began; otherwise it does nothing).
 class source_scope {
  public:
-  explicit source_scope(from f) noexcept;
-  ~source_scope();
+  explicit source_scope(from f) noexcept {
+    if (enabled()) begin(f);
+  }
+  ~source_scope() {
+    if (active_) end();
+  }
   source_scope(const source_scope&) = delete;
   source_scope& operator=(const source_scope&) = delete;
 
  private:
-  from saved_;
+  void begin(from f) noexcept;
+  void end() noexcept;
+  from saved_ = from::unknown;
+  bool active_ = false;
 };
 
 // GORO_TRACE: run() starts a trace of its runtime at its start and writes

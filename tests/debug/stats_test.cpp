@@ -9,6 +9,8 @@
 #include <goro/goro.hpp>
 
 #include <atomic>
+#include <future>
+#include <thread>
 #include <chrono>
 #include <cstdlib>
 #include <numeric>
@@ -281,6 +283,11 @@ std::string read_until(int fd, const std::string& want) {
 
 TEST(DumpSignal, SigquitPrintsEveryFiberAndTheProgramGoesOn) {
   if (const char* e = std::getenv("GORO_SIGQUIT"); e != nullptr && std::string(e) == "0") GTEST_SKIP();
+  goro::run(goro::options{.procs = 1}, [] {});  // installs the handler, unless SIGQUIT was not at its default
+  struct sigaction now{};
+  ASSERT_EQ(::sigaction(SIGQUIT, nullptr, &now), 0);
+  if (now.sa_handler == SIG_IGN || now.sa_handler == SIG_DFL)
+    GTEST_SKIP() << "SIGQUIT was ignored or handled before goro's first runtime: goro leaves it alone";
   goro::run(goro::options{.procs = 2}, [&] {
     goro::chan<int> ch;
     std::atomic<std::uint64_t> id{0};
@@ -361,6 +368,32 @@ TEST(Schedtrace, DetailAddsALinePerPMAndFiber) {
   EXPECT_NE(err.find("  P1: status="), std::string::npos) << err;
   EXPECT_NE(err.find("  M"), std::string::npos) << err;
   EXPECT_NE(err.find("[sleep"), std::string::npos) << err;  // the main fiber, asleep
+}
+
+// With schedtrace on, sysmon still re-checks a suspected deadlock (one
+// seen while the process has a thread goro did not make) when the grace
+// period ends: the deadlock is reported, not a hang.
+TEST_F(StatsOnce, ASuspectedDeadlockIsReportedWithSchedtraceOn) {
+  allow_kept_stacks();  // the deadlocked fiber's stack is kept on purpose
+  ::setenv("GORO_SCHEDTRACE", "50", 1);
+  ::testing::internal::CaptureStderr();
+  std::promise<void> done;
+  std::thread other([f = done.get_future()]() mutable { f.wait(); });  // unknown to goro
+  bool reported = false;
+  try {
+    goro::run(goro::options{.procs = 2, .throw_on_deadlock = true}, [] {
+      goro::chan<int> never;
+      never.recv();
+    });
+  } catch (const goro::deadlock_error&) {
+    reported = true;
+  }
+  done.set_value();
+  other.join();
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  ::unsetenv("GORO_SCHEDTRACE");
+  EXPECT_TRUE(reported);
+  EXPECT_NE(err.find("goro: sched"), std::string::npos) << err;
 }
 
 TEST(Schedtrace, AnInvalidValueIsReportedAndIgnored) {
