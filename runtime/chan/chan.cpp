@@ -3,6 +3,7 @@
 // operations are inline in goro/chan.hpp; select is select.cpp.
 #include "debug/fatal.hpp"
 #include "goro/detail/chan_core.hpp"
+#include "sched/g.hpp"
 
 namespace goro::detail {
 
@@ -44,8 +45,14 @@ bool chan_core::block(waiter& w, bool is_send) {
   w.who->cancel = &cancel_blocked_op;
   w.who->cancel_arg = &self;
   (is_send ? sendq : recvq).push_back(&w);
-  note_wait_edge(this, last_blocker);
-  last_blocker = current_fiber_id();
+  if (w.who->g != nullptr) {
+    // The wait-for edge, straight into the blocking fiber's G (no lookup
+    // of the caller: the parker has it).
+    rt::G* g = w.who->g;
+    g->waiting_on.store(this, std::memory_order_relaxed);
+    g->wait_peer.store(last_blocker, std::memory_order_relaxed);
+    last_blocker = rt::goid_of(g);
+  }
   parker_block(*w.who, is_send ? wait_reason::chan_send : wait_reason::chan_recv, &spinlock::unlock_fn, &lock);
   // Written by the partner before it woke us (ordered by the wake-up).
   return w.ok;

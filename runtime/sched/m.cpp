@@ -61,6 +61,23 @@ M* current_m() noexcept {
 
 void set_current_m(M* m) noexcept { tls_m = m; }
 
+}  // namespace goro::rt
+
+namespace goro::detail {
+
+// On every uncontended mutex lock (goro::mutex::note_holder): one call,
+// reading tls_m directly (no switch happens in here, so no stale thread
+// pointer either).
+std::uint64_t current_fiber_id() noexcept {
+  const rt::M* m = rt::tls_m;
+  const rt::G* g = m != nullptr ? m->curg : nullptr;
+  return g != nullptr ? rt::goid_of(g) : 0;
+}
+
+}  // namespace goro::detail
+
+namespace goro::rt {
+
 M* allocm(runtime* rt, mstatus st) {
   rt->allm.push_back(std::make_unique<M>());
   M* m = rt->allm.back().get();

@@ -107,11 +107,6 @@ void note_wait_edge(const void* obj, std::uint64_t peer) noexcept {
   c.g->wait_peer.store(peer, std::memory_order_relaxed);
 }
 
-std::uint64_t current_fiber_id() noexcept {
-  const rt::caller c = rt::classify();
-  return c.g ? rt::goid_of(c.g) : 0;
-}
-
 }  // namespace goro::detail
 
 namespace goro::this_fiber {

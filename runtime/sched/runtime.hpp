@@ -115,22 +115,6 @@ struct runtime {
   // read without it by timer_start to decide whether to wake it earlier.
   std::atomic<std::int64_t> sleep_until{INT64_MAX};
 
-  // ---- counters for goro::stats (debug/stats.cpp) ---------------------------
-  // What no P counts: fibers created and readied without a P (inside
-  // goro::blocking, by threads outside the runtime), and sysmon's actions.
-  // relaxed: counts only.
-  std::atomic<std::uint64_t> spawned_nop{0};
-  std::atomic<std::uint64_t> wakeups_nop{0};
-  std::atomic<std::uint64_t> retakes_blocking{0};  // written by sysmon only
-  std::atomic<std::uint64_t> retakes_busy{0};
-  std::atomic<std::uint64_t> retakes_asleep{0};
-  std::atomic<std::uint64_t> preempt_requests{0};
-  std::int32_t id = 0;  // goro::dump_all's "runtime N"; immutable after start
-  // sysmon's execution-trace buffer and its last counters sample (trace/trace.hpp).
-  void* trace_sysmon_buf = nullptr;
-  std::uint64_t trace_sysmon_buf_id = 0;
-  std::int64_t trace_last_counters = 0;
-
   // ---- the network poller (poll/netpoll.hpp) ------------------------------
   poller poll;
 
@@ -147,6 +131,24 @@ struct runtime {
   // ---- every G ever allocated ---------------------------------------------
   futex_lock allglock;
   G* allg = nullptr;
+
+  // ---- counters for goro::stats (debug/stats.cpp), and the trace ------------
+  // Last, on lines of their own, so that they shift nothing the hot paths
+  // share between threads.
+  // What no P counts: fibers created and readied without a P (inside
+  // goro::blocking, by threads outside the runtime), and sysmon's actions.
+  // relaxed: counts only.
+  alignas(64) std::atomic<std::uint64_t> spawned_nop{0};
+  std::atomic<std::uint64_t> wakeups_nop{0};
+  std::atomic<std::uint64_t> retakes_blocking{0};  // written by sysmon only
+  std::atomic<std::uint64_t> retakes_busy{0};
+  std::atomic<std::uint64_t> retakes_asleep{0};
+  std::atomic<std::uint64_t> preempt_requests{0};
+  std::int32_t id = 0;  // goro::dump_all's "runtime N"; immutable after start
+  // sysmon's execution-trace buffer and its last counters sample (trace/trace.hpp).
+  void* trace_sysmon_buf = nullptr;
+  std::uint64_t trace_sysmon_buf_id = 0;
+  std::int64_t trace_last_counters = 0;
 
   explicit runtime(std::int32_t nprocs, std::size_t stack_size);
   ~runtime();
