@@ -59,7 +59,7 @@ runtime_stats stats();
 // Writes every fiber of the calling fiber's runtime: id, state, what it
 // waits for and for how long, where it was created, and, for a fiber
 // blocked on a goro::mutex or a channel, the fiber that holds the mutex or
-// last used the channel, when known. The deadlock report prints the same
+// is queued ahead of it on the channel, when known. The deadlock report prints the same
 // lines. Throws std::logic_error outside a runtime.
 void dump(std::ostream& out);
 

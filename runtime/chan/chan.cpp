@@ -44,14 +44,18 @@ bool chan_core::block(waiter& w, bool is_send) {
   blocked_op self{this, &w, is_send};
   w.who->cancel = &cancel_blocked_op;
   w.who->cancel_arg = &self;
-  (is_send ? sendq : recvq).push_back(&w);
+  wait_list& q = is_send ? sendq : recvq;
+  const waiter* ahead = q.tail;
+  q.push_back(&w);
   if (w.who->g != nullptr) {
-    // The wait-for edge, straight into the blocking fiber's G (no lookup
-    // of the caller: the parker has it).
+    // The dump's wait-for edge, straight into the blocking fiber's G: the
+    // channel, and the fiber queued just ahead of it there (it waits for
+    // the same partner), if any. No field of the channel's own: its layout
+    // sets how its lock's cache line is shared.
     rt::G* g = w.who->g;
     g->waiting_on.store(this, std::memory_order_relaxed);
-    g->wait_peer.store(last_blocker, std::memory_order_relaxed);
-    last_blocker = rt::goid_of(g);
+    g->wait_peer.store(ahead != nullptr && ahead->who->g != nullptr ? rt::goid_of(ahead->who->g) : 0,
+                       std::memory_order_relaxed);
   }
   parker_block(*w.who, is_send ? wait_reason::chan_send : wait_reason::chan_recv, &spinlock::unlock_fn, &lock);
   // Written by the partner before it woke us (ordered by the wake-up).

@@ -61,7 +61,7 @@ std::string wait_edge(const G* g, detail::wait_reason why) {
       std::snprintf(line, sizeof line, "\twaiting for mutex %p, held by a thread outside the runtime\n", obj);
   } else {
     if (peer != 0)
-      std::snprintf(line, sizeof line, "\twaiting on channel %p, which fiber %llu blocked on last\n", obj,
+      std::snprintf(line, sizeof line, "\twaiting on channel %p, queued behind fiber %llu\n", obj,
                     static_cast<unsigned long long>(peer));
     else
       std::snprintf(line, sizeof line, "\twaiting on channel %p\n", obj);

@@ -67,10 +67,6 @@ struct alignas(64) G {
   std::atomic<std::uint64_t> goid{0};
   std::atomic<detail::wait_reason> waitreason{detail::wait_reason::none};
   std::atomic<std::int64_t> waitsince{0};  // runtime::sysmon_clock_ns when it parked
-  // The channel or mutex it is parked on, when the park says (for the
-  // dump's wait-for edges); null otherwise.
-  std::atomic<const void*> waiting_on{nullptr};
-  std::atomic<std::uint64_t> wait_peer{0};  // the fiber holding / last using it, 0 unknown
 
   // What to run: entry(entry_arg); entry_arg points into the stack, just
   // below this G.
@@ -101,6 +97,12 @@ struct alignas(64) G {
   // the unwinding of leftover fibers finds its cancel hook
   // (sched/leftover.cpp). Written by the fiber itself around its park.
   detail::parker* parker = nullptr;
+
+  // The channel or mutex it is parked on, when the park says (for the
+  // dump's wait-for edges); null otherwise. Relaxed, as goid. Kept off
+  // the lines the switch paths use.
+  std::atomic<const void*> waiting_on{nullptr};
+  std::atomic<std::uint64_t> wait_peer{0};  // the fiber holding it / queued ahead, 0 unknown
 
   // The execution trace (trace/trace.hpp): how it became runnable, the
   // flow arrow into its next run, and the trace that has its creation

@@ -112,11 +112,11 @@ struct P {
   // timers of any P (time/timers.cpp).
   timer_heap timers;
 
-  p_counters ctr;  // goro::stats
-
   // Batch of fiber ids reserved from the runtime's counter.
   std::uint64_t goid_next = 0;
   std::uint64_t goid_end = 0;
+
+  p_counters ctr;  // goro::stats; last, so that it moves none of the above
 };
 
 [[noreturn]] void bad_pstatus(const P* p, pstatus seen, pstatus from, pstatus to, const char* fn) noexcept;

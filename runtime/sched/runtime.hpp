@@ -84,11 +84,6 @@ struct runtime {
 
   // ---- sysmon (sysmon.cpp, spare.cpp) --------------------------------------
   std::int64_t sysmon_tick_ns = 20'000;
-  // GORO_SCHEDTRACE (debug/dump.hpp): sysmon prints a line every period
-  // (0: never), waking from its deep sleep for it. Set before start.
-  std::int64_t schedtrace_ns = 0;
-  bool schedtrace_detail = false;
-  std::int64_t start_ns = 0;  // now_ns() when run() started
   std::thread sysmon;
   std::atomic<bool> sysmon_stop{false};
   std::atomic<bool> sysmon_sleeping{false};     // in its deep sleep (every P idle)
@@ -145,6 +140,11 @@ struct runtime {
   std::atomic<std::uint64_t> retakes_asleep{0};
   std::atomic<std::uint64_t> preempt_requests{0};
   std::int32_t id = 0;  // goro::dump_all's "runtime N"; immutable after start
+  // GORO_SCHEDTRACE (debug/dump.hpp): sysmon prints a line every period
+  // (0: never), waking from its deep sleep for it. Set before start.
+  std::int64_t schedtrace_ns = 0;
+  bool schedtrace_detail = false;
+  std::int64_t start_ns = 0;  // now_ns() when run() started
   // sysmon's execution-trace buffer and its last counters sample (trace/trace.hpp).
   void* trace_sysmon_buf = nullptr;
   std::uint64_t trace_sysmon_buf_id = 0;

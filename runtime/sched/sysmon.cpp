@@ -104,7 +104,7 @@ struct look {
 };
 
 // Ask p's fiber to yield (this_fiber::preempt_point).
-void request_preempt(runtime* rt, P* p) {
+[[gnu::cold]] void request_preempt(runtime* rt, P* p) {
   p->preempt.store(true, std::memory_order_relaxed);  // a hint, see P::preempt
   rt->preempt_requests.fetch_add(1, std::memory_order_relaxed);  // a count
   if (trace::enabled()) trace::sysmon_preempt(rt, p);
@@ -259,12 +259,17 @@ look retake(runtime* rt, std::vector<watch>& w, std::int64_t now) {
   return r;
 }
 
-// GORO_SCHEDTRACE: the line, once a period has passed since the last.
+// GORO_SCHEDTRACE: the line (cold: off the sysmon loop's hot code).
+[[gnu::cold]] void schedtrace_line(runtime* rt, std::int64_t now) {
+  const std::string line = schedtrace_report(rt, now - rt->start_ns, rt->schedtrace_detail);
+  std::fputs(line.c_str(), stderr);
+}
+
+// ... once a period has passed since the last.
 void schedtrace_if_due(runtime* rt, std::int64_t& last, std::int64_t now) {
   if (rt->schedtrace_ns <= 0 || now - last < rt->schedtrace_ns) return;
   last = now;
-  const std::string line = schedtrace_report(rt, now - rt->start_ns, rt->schedtrace_detail);
-  std::fputs(line.c_str(), stderr);
+  schedtrace_line(rt, now);
 }
 
 void sysmon_main(runtime* rt) {

@@ -196,7 +196,24 @@ TEST_P(Dump, ListsAFiberParkedOnAChannelWithItsCreationSite) {
     EXPECT_NE(text.find("waiting on channel"), std::string::npos) << text;
     // The main fiber is running (it prints the dump).
     EXPECT_NE(text.find("[running]"), std::string::npos) << text;
+    // A second receiver queues behind the first: the dump says so.
+    std::atomic<std::uint64_t> id2{0};
+    goro::go([&] {
+      id2.store(goro::this_fiber::id());
+      ch.recv();
+    });
+    ASSERT_TRUE(eventually([&] {
+      std::ostringstream out;
+      goro::dump(out);
+      text = out.str();
+      return id2.load() != 0 && text.find("fiber " + std::to_string(id2.load()) + " [chan receive") != std::string::npos;
+    })) << text;
+    const std::size_t second = text.find("fiber " + std::to_string(id2.load()) + " [");
+    const std::size_t next = text.find("\nfiber ", second + 1);
+    const std::string entry = text.substr(second, next == std::string::npos ? std::string::npos : next - second);
+    EXPECT_NE(entry.find("queued behind fiber " + std::to_string(id.load())), std::string::npos) << text;
     ch.send(1);
+    ch.send(2);
   });
 }
 

@@ -37,9 +37,6 @@ struct chan_core {
   wait_list sendq;
   wait_list recvq;
   const chan_ops* ops;
-  // The last fiber that blocked on it (0: none yet), for the dump's
-  // wait-for edge. Under the lock; written only on the blocking path.
-  std::uint64_t last_blocker = 0;
 
   chan_core(std::size_t capacity, const chan_ops* o) noexcept : cap(capacity), ops(o) {}
   // The last handle is gone: parties still queued can never be woken. They
