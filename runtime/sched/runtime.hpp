@@ -25,6 +25,7 @@
 #include "os/lock.hpp"
 #include "sched/g.hpp"
 #include "sched/global_queue.hpp"
+#include "sched/knobs.hpp"
 #include "sched/m.hpp"
 #include "sched/p.hpp"
 #include "poll/netpoll.hpp"
@@ -114,11 +115,14 @@ struct runtime {
   poller poll;
 
   // ---- immutable after start ----------------------------------------------
+  // On lines of their own, read by every M and sysmon, written by nobody
+  // once the runtime runs: plain fields, no atomics (see sched/knobs.hpp).
+  alignas(64) knob_set knobs;  // the scheduler knobs; each P holds a copy
   std::vector<std::unique_ptr<P>> allp;
   std::vector<std::uint32_t> coprimes;  // strides for random steal order
 
   // ---- free Gs (Go's sched.gFree) -----------------------------------------
-  futex_lock gflock;
+  alignas(64) futex_lock gflock;
   G* gfree = nullptr;
   std::int32_t ngfree = 0;
   std::atomic<bool> gfree_nonempty{false};  // hint read without gflock
@@ -127,7 +131,7 @@ struct runtime {
   futex_lock allglock;
   G* allg = nullptr;
 
-  explicit runtime(std::int32_t nprocs, std::size_t stack_size);
+  runtime(std::int32_t nprocs, std::size_t stack_size, const knob_set& k);
   ~runtime();
 };
 

@@ -1,0 +1,128 @@
+// The scheduler knobs (goro::sched_knobs, GORO_SCHED): how they are read,
+// and, for each knob, a run whose outcome it changes. Order and counts are
+// observed, never durations: where a test waits for something that must not
+// happen, the knob makes it impossible, not merely slow.
+#include <gtest/gtest.h>
+
+#include <goro/goro.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "runtime_fixture.hpp"
+#include "sched/knobs.hpp"
+#include "sched/m.hpp"
+#include "sched/runtime.hpp"
+
+namespace {
+
+using Knobs = goro_test::FixedRuntimeTest;
+using goro::rt::knob_set;
+
+// The knobs of the runtime the calling fiber runs in.
+const knob_set& running_knobs() { return goro::rt::current_m()->rt->knobs; }
+
+// ---------------------------------------------------------------------------
+// Reading them: options::knobs, then GORO_SCHED where a field is at its
+// default.
+
+TEST_F(Knobs, EnvironmentSetsEveryKey) {
+  knob_set k;
+  const auto ignored = goro::rt::apply_sched_env(
+      "runnext=0,steal=0,handoff=0,direct=0,spin=3,globalq=7,steal_amount=one,slice_us=1500", {}, k);
+  EXPECT_TRUE(ignored.empty()) << ignored.front();
+  EXPECT_FALSE(k.runnext);
+  EXPECT_FALSE(k.steal);
+  EXPECT_FALSE(k.spawn_handoff);
+  EXPECT_FALSE(k.direct_switch);
+  EXPECT_EQ(k.spinning_limit, 3);
+  EXPECT_EQ(k.global_check, 7u);
+  EXPECT_TRUE(k.steal_one);
+  EXPECT_EQ(k.time_slice_ns, 1'500'000);
+  // And back: the other value of each.
+  const auto again = goro::rt::apply_sched_env("runnext=1,steal=1,handoff=1,direct=1,spin=-1,globalq=0,steal_amount=half", {}, k);
+  EXPECT_TRUE(again.empty());
+  EXPECT_TRUE(k.runnext && k.steal && k.spawn_handoff && k.direct_switch && !k.steal_one);
+  EXPECT_EQ(k.spinning_limit, -1);
+  EXPECT_EQ(k.global_check, 0u);
+}
+
+TEST_F(Knobs, EveryMalformedEntryIsReportedAndTheOthersApply) {
+  knob_set k;
+  const auto ignored = goro::rt::apply_sched_env(
+      "steal=2,stael=0,runnext,globalq=-1,spin=-2,slice_us=0,steal_amount=all,direct=0,,handoff=yes,"
+      "globalq=12x,slice_us=3600000001, spin=1",
+      {}, k);
+  const std::vector<std::string> want{
+      "\"steal=2\": steal takes 0 or 1",
+      "\"stael=0\": unknown key (the keys are runnext, steal, handoff, direct, spin, globalq, steal_amount, slice_us)",
+      "\"runnext\": not key=value",
+      "\"globalq=-1\": globalq takes a whole number >= 0",
+      "\"spin=-2\": spin takes -1 (Go's rule), 0 (no spinning) or a positive limit",
+      "\"slice_us=0\": slice_us takes microseconds from 1 to 3600000000 (an hour)",
+      "\"steal_amount=all\": steal_amount takes half or one",
+      "\"handoff=yes\": handoff takes 0 or 1",
+      "\"globalq=12x\": globalq takes a whole number >= 0",
+      "\"slice_us=3600000001\": slice_us takes microseconds from 1 to 3600000000 (an hour)",
+      "\" spin=1\": unknown key (the keys are runnext, steal, handoff, direct, spin, globalq, steal_amount, slice_us)",
+  };
+  EXPECT_EQ(ignored, want);
+  // The one good entry applied; every malformed one left its field alone.
+  const knob_set def;
+  EXPECT_FALSE(k.direct_switch);
+  EXPECT_EQ(k.steal, def.steal);
+  EXPECT_EQ(k.runnext, def.runnext);
+  EXPECT_EQ(k.global_check, def.global_check);
+  EXPECT_EQ(k.spinning_limit, def.spinning_limit);
+  EXPECT_EQ(k.time_slice_ns, def.time_slice_ns);
+  EXPECT_EQ(k.steal_one, def.steal_one);
+  EXPECT_EQ(k.spawn_handoff, def.spawn_handoff);
+}
+
+TEST_F(Knobs, TheProgramsChoiceWinsOverTheEnvironment) {
+  const goro::sched_knobs asked{.steal = false, .global_check = 5, .time_slice = std::chrono::microseconds(2000)};
+  setenv("GORO_SCHED", "steal=1,globalq=9,slice_us=3000,runnext=0", 1);
+  const knob_set k = goro::rt::resolve_knobs(asked);
+  unsetenv("GORO_SCHED");
+  EXPECT_FALSE(k.steal);
+  EXPECT_EQ(k.global_check, 5u);
+  EXPECT_EQ(k.time_slice_ns, 2'000'000);
+  EXPECT_FALSE(k.runnext);  // left at its default by the program
+}
+
+// End to end: the runtime runs with what GORO_SCHED says, and a bad entry
+// is reported on stderr, never dropped in silence.
+TEST_F(Knobs, RunReadsTheEnvironmentAndReportsBadEntries) {
+  setenv("GORO_SCHED", "steal=0,bogus=1,globalq=3", 1);
+  testing::internal::CaptureStderr();
+  knob_set seen;
+  goro::run({.procs = 1}, [&] { seen = running_knobs(); });
+  const std::string err = testing::internal::GetCapturedStderr();
+  unsetenv("GORO_SCHED");
+  EXPECT_FALSE(seen.steal);
+  EXPECT_EQ(seen.global_check, 3u);
+  EXPECT_NE(err.find("goro: ignoring invalid GORO_SCHED entry \"bogus=1\": unknown key"), std::string::npos) << err;
+  // Without the variable: the defaults, which are today's scheduler.
+  goro::run({.procs = 1}, [&] { seen = running_knobs(); });
+  const knob_set def;
+  EXPECT_TRUE(seen.runnext && seen.steal && seen.spawn_handoff && seen.direct_switch && !seen.steal_one);
+  EXPECT_EQ(seen.spinning_limit, -1);
+  EXPECT_EQ(seen.global_check, 61u);
+  EXPECT_EQ(seen.time_slice_ns, 10'000'000);
+  EXPECT_EQ(seen.time_slice_ns, def.time_slice_ns);
+}
+
+TEST_F(Knobs, OutOfRangeOptionsThrow) {
+  auto run_with = [](goro::sched_knobs k) { goro::run({.procs = 1, .knobs = k}, [] {}); };
+  EXPECT_THROW(run_with({.spinning_limit = -2}), std::invalid_argument);
+  EXPECT_THROW(run_with({.global_check = -1}), std::invalid_argument);
+  EXPECT_THROW(run_with({.time_slice = std::chrono::microseconds(0)}), std::invalid_argument);
+  EXPECT_THROW(run_with({.time_slice = std::chrono::hours(2)}), std::invalid_argument);
+  EXPECT_THROW(run_with({.amount = static_cast<goro::sched_knobs::steal_amount>(7)}), std::invalid_argument);
+  EXPECT_NO_THROW(run_with({.spinning_limit = 0, .global_check = 0, .time_slice = std::chrono::hours(1)}));
+}
+
+}  // namespace
