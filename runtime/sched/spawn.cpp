@@ -39,7 +39,9 @@ constexpr std::uint64_t goid_batch = 16;
 // however fast a loop spawns, stacks are reused while still in cache, and a
 // thief that takes the waiting spawner takes the larger share of a fork-join
 // tree. Fresh stack pages are the dominant cost otherwise (first-touch page
-// faults; docs/benchmarks.md measures backlogs of 1 and 64).
+// faults; docs/benchmarks.md measures backlogs of 1 and 64). The knob
+// spawn_handoff (sched/knobs.hpp) turns the work-first half off, so that a
+// study can measure it: every new fiber then goes to runnext.
 constexpr std::uint32_t spawn_handoff_backlog = 1;
 
 std::uint64_t next_goid(runtime* rt, P* p) {
@@ -128,8 +130,10 @@ void spawn_commit(fiber* g, void (*entry)(void* storage), const std::source_loca
   P* p = enter_runtime(m);
   if (c.kind == caller_kind::blocking) p = nullptr;
   prepare_fiber(rt, p, g, g->entry_arg);
-  // No hand-off from a locked fiber: its M would run the new one.
-  if (p && p->runq.size() >= spawn_handoff_backlog && self->lockedm == nullptr && !randomize_no_handoff(m)) {
+  // No hand-off from a locked fiber: its M would run the new one; nor with
+  // the spawn_handoff knob off (then the new fiber waits in runnext).
+  if (p && p->runq.size() >= spawn_handoff_backlog && p->knobs.spawn_handoff && self->lockedm == nullptr &&
+      !randomize_no_handoff(m)) {
     m->action = m_action::handoff;
     wakep(rt);  // the backlog is work for idle Ps
     switch_to_fiber(m, self, g, true);  // handle_action queues self on the P's deque

@@ -15,6 +15,7 @@
 #include "runtime_fixture.hpp"
 #include "sched/knobs.hpp"
 #include "sched/m.hpp"
+#include "sched/random.hpp"
 #include "sched/runtime.hpp"
 
 namespace {
@@ -24,6 +25,14 @@ using goro::rt::knob_set;
 
 // The knobs of the runtime the calling fiber runs in.
 const knob_set& running_knobs() { return goro::rt::current_m()->rt->knobs; }
+
+// Orders are checked with one P and no sysmon: nothing but the scheduler's
+// own choices decides them. A GORO_RANDOMIZE_SCHED build makes some of
+// those choices by coin (runtime/sched/random.hpp), so there only the
+// order a knob switched off is checked: the coins only ever take the path
+// the knob takes.
+constexpr bool randomized = goro::rt::randomize_sched;
+constexpr auto no_sysmon = std::chrono::microseconds(-1);
 
 // ---------------------------------------------------------------------------
 // Reading them: options::knobs, then GORO_SCHED where a field is at its
@@ -123,6 +132,28 @@ TEST_F(Knobs, OutOfRangeOptionsThrow) {
   EXPECT_THROW(run_with({.time_slice = std::chrono::hours(2)}), std::invalid_argument);
   EXPECT_THROW(run_with({.amount = static_cast<goro::sched_knobs::steal_amount>(7)}), std::invalid_argument);
   EXPECT_NO_THROW(run_with({.spinning_limit = 0, .global_check = 0, .time_slice = std::chrono::hours(1)}));
+}
+
+// ---------------------------------------------------------------------------
+// spawn_handoff: go() on a P with a fiber queued hands the P to the new
+// fiber, and the spawner waits; off, the spawner goes on.
+
+std::vector<std::string> spawn_order(bool handoff) {
+  std::vector<std::string> log;
+  goro::run({.procs = 1, .sysmon_tick = no_sysmon, .knobs = {.spawn_handoff = handoff}}, [&] {
+    goro::go([&] { log.push_back("first"); });   // nothing queued: runnext, and main goes on
+    goro::go([&] { log.push_back("second"); });  // "first" is queued: a backlog
+    log.push_back("main");
+  });
+  return log;
+}
+
+TEST_F(Knobs, SpawnHandoffOffLetsTheSpawnerGoOn) {
+  using v = std::vector<std::string>;
+  EXPECT_EQ(spawn_order(false), (v{"main", "second", "first"}));
+  if (!randomized) {
+    EXPECT_EQ(spawn_order(true), (v{"second", "first", "main"}));
+  }
 }
 
 }  // namespace
