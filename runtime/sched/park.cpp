@@ -48,7 +48,8 @@ void ready(G* g) noexcept {
   P* p = from_fiber ? enter_runtime(m) : nullptr;
   if (p != nullptr) {
     // The readied G runs next on this P, inheriting the time slice (a
-    // producer and consumer then ping-pong on one P with warm caches).
+    // producer and consumer then ping-pong on one P with warm caches); with
+    // the runnext knob off, it queues behind the ring instead (runq_put).
     runq_put(p, g, true);
     // Wake another M only if this P now has more than that one G (as
     // Tokio does for its LIFO slot). A lone runnext G runs here as soon as

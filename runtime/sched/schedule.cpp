@@ -217,7 +217,8 @@ G* globrunq_get(runtime* rt, P* p, std::int32_t max) {
 void globrunq_put(runtime* rt, G* g) { rt->runq.push_back(g); }
 
 void runq_put(P* p, G* g, bool next) {
-  if (next && randomize_runnext_off(p)) next = false;
+  // The runnext knob off: every G joins the ring's tail (FIFO).
+  if (next && (!p->knobs.runnext || randomize_runnext_off(p))) next = false;
   p->runq.put(g, next, [p](G** batch, std::uint32_t n) {
     runtime* rt = p->m->rt;
     for (std::uint32_t i = 0; i + 1 < n; i++) batch[i]->schedlink = batch[i + 1];
@@ -293,7 +294,9 @@ void handle_action(M* m, G* g) {
       std::lock_guard<futex_lock> l(rt->lock);
       if (P* p = pidleget(rt)) {
         acquirep(m, p);
-        m->p->runq.put(g, true, [](G**, std::uint32_t) { fatal("exit_blocking", "runnext put overflowed"); });
+        // The P was idle, so its queues are empty: no overflow, which would
+        // take the sched lock we hold.
+        m->p->runq.put(g, m->p->knobs.runnext, [](G**, std::uint32_t) { fatal("exit_blocking", "runnext put overflowed"); });
       } else {
         globrunq_put(rt, g);
       }

@@ -135,6 +135,44 @@ TEST_F(Knobs, OutOfRangeOptionsThrow) {
 }
 
 // ---------------------------------------------------------------------------
+// runnext: a fiber readied by the running fiber runs before those already
+// on the P's ring; off, after them (FIFO).
+
+// The order in which W, readied by main, and X1..X3, spawned by main
+// before it, run. One P, no hand-off: go() queues X1..X3 (one in runnext
+// when the knob is on, the others on the ring), and W is readied last.
+std::vector<std::string> readied_order(bool runnext) {
+  std::vector<std::string> log;
+  goro::run({.procs = 1, .sysmon_tick = no_sysmon, .knobs = {.runnext = runnext, .spawn_handoff = false}}, [&] {
+    goro::chan<int> c;
+    goro::wait_group wg;
+    wg.add(4);
+    goro::go([&] {
+      c.recv();
+      log.push_back("W");
+      wg.done();
+    });
+    goro::this_fiber::yield();  // W runs, and waits on c
+    for (int i = 1; i <= 3; i++)
+      goro::go([&, i] {
+        log.push_back("X" + std::to_string(i));
+        wg.done();
+      });
+    c.send(1);  // readies W; main goes on (its receiver was waiting)
+    wg.wait();
+  });
+  return log;
+}
+
+TEST_F(Knobs, RunnextOffQueuesAReadiedFiberBehindTheRing) {
+  using v = std::vector<std::string>;
+  EXPECT_EQ(readied_order(false), (v{"X1", "X2", "X3", "W"}));
+  if (!randomized) {
+    EXPECT_EQ(readied_order(true), (v{"W", "X1", "X2", "X3"}));
+  }
+}
+
+// ---------------------------------------------------------------------------
 // spawn_handoff: go() on a P with a fiber queued hands the P to the new
 // fiber, and the spawner waits; off, the spawner goes on.
 
