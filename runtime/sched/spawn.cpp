@@ -136,7 +136,14 @@ void spawn_commit(fiber* g, void (*entry)(void* storage), const std::source_loca
       !randomize_no_handoff(m)) {
     m->action = m_action::handoff;
     wakep(rt);  // the backlog is work for idle Ps
-    switch_to_fiber(m, self, g, true);  // handle_action queues self on the P's deque
+    if (__builtin_expect(p->knobs.direct_switch, 1)) {
+      switch_to_fiber(m, self, g, true);  // handle_action queues self on the P's deque
+    } else {
+      // The direct_switch knob off: through g0, which queues self and then
+      // runs g at once (execute).
+      m->handoff_next = g;
+      switch_to_g0(m, self);
+    }
     return;
   }
   if (p) {

@@ -9,12 +9,15 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "runtime_fixture.hpp"
+#include "sched/caller.hpp"
 #include "sched/knobs.hpp"
 #include "sched/m.hpp"
+#include "sched/park.hpp"
 #include "sched/random.hpp"
 #include "sched/runtime.hpp"
 
@@ -176,9 +179,9 @@ TEST_F(Knobs, RunnextOffQueuesAReadiedFiberBehindTheRing) {
 // spawn_handoff: go() on a P with a fiber queued hands the P to the new
 // fiber, and the spawner waits; off, the spawner goes on.
 
-std::vector<std::string> spawn_order(bool handoff) {
+std::vector<std::string> spawn_order(goro::sched_knobs knobs) {
   std::vector<std::string> log;
-  goro::run({.procs = 1, .sysmon_tick = no_sysmon, .knobs = {.spawn_handoff = handoff}}, [&] {
+  goro::run({.procs = 1, .sysmon_tick = no_sysmon, .knobs = knobs}, [&] {
     goro::go([&] { log.push_back("first"); });   // nothing queued: runnext, and main goes on
     goro::go([&] { log.push_back("second"); });  // "first" is queued: a backlog
     log.push_back("main");
@@ -188,10 +191,91 @@ std::vector<std::string> spawn_order(bool handoff) {
 
 TEST_F(Knobs, SpawnHandoffOffLetsTheSpawnerGoOn) {
   using v = std::vector<std::string>;
-  EXPECT_EQ(spawn_order(false), (v{"main", "second", "first"}));
+  EXPECT_EQ(spawn_order({.spawn_handoff = false}), (v{"main", "second", "first"}));
   if (!randomized) {
-    EXPECT_EQ(spawn_order(true), (v{"second", "first", "main"}));
+    EXPECT_EQ(spawn_order({}), (v{"second", "first", "main"}));
   }
 }
+
+
+// ---------------------------------------------------------------------------
+// direct_switch: a fiber that parks switches straight to the next fiber of
+// its P, and the park's unlock runs on that fiber's stack (finish_direct);
+// off, every switch goes through g0, where the unlock runs.
+
+// Where the unlock of a park ran: on g0, or on top of the next fiber.
+std::string unlock_ran_as(goro::sched_knobs knobs) {
+  goro::rt::caller_kind kind = goro::rt::caller_kind::thread;
+  goro::run({.procs = 1, .sysmon_tick = no_sysmon, .knobs = knobs}, [&] {
+    goro::rt::G* self = goro::rt::current_m()->curg;
+    // Queued on our P, so that the park has a fiber to switch to.
+    goro::go([self] { goro::rt::ready(self); });
+    goro::rt::park(
+        goro::detail::wait_reason::semaphore,
+        [](void* k) { *static_cast<goro::rt::caller_kind*>(k) = goro::rt::classify().kind; }, &kind);
+  });
+  switch (kind) {
+    case goro::rt::caller_kind::g0: return "g0";
+    case goro::rt::caller_kind::fiber: return "the next fiber";
+    default: return "elsewhere";
+  }
+}
+
+TEST_F(Knobs, DirectSwitchOffSwitchesThroughG0) {
+  EXPECT_EQ(unlock_ran_as({.direct_switch = false}), "g0");
+  EXPECT_EQ(unlock_ran_as({}), "the next fiber");
+  // The spawn hand-off goes through g0 too, and still runs the new fiber
+  // at once.
+  if (!randomized) {
+    using v = std::vector<std::string>;
+    EXPECT_EQ(spawn_order({.direct_switch = false}), (v{"second", "first", "main"}));
+  }
+}
+
+// Everything still works through g0 alone: fork-join with hand-offs,
+// channel ping-pong, yields and a contended mutex, at every procs.
+using DirectOff = goro_test::RuntimeTest;
+
+int fib(int k) {
+  if (k < 2) return k;
+  goro::chan<int> c(1);
+  goro::go([&c, k] { c.send(fib(k - 1)); });
+  const int b = fib(k - 2);
+  return *c.recv() + b;
+}
+
+TEST_P(DirectOff, EverythingStillWorks) {
+  const int rounds = static_cast<int>(goro_test::scaled(10'000));
+  goro::run({.procs = procs(), .knobs = {.direct_switch = false}}, [&] {
+    EXPECT_EQ(fib(15), 610);
+    goro::chan<int> ping, pong;
+    goro::go([&] {
+      while (auto v = ping.recv()) pong.send(*v + 1);
+    });
+    int x = 0;
+    for (int i = 0; i < rounds; i++) {
+      ping.send(x);
+      x = *pong.recv();
+    }
+    ping.close();
+    EXPECT_EQ(x, rounds);
+    goro::mutex mu;
+    long counter = 0;
+    goro::wait_group wg;
+    wg.add(50);
+    for (int f = 0; f < 50; f++)
+      goro::go([&] {
+        for (int i = 0; i < 200; i++) {
+          std::lock_guard<goro::mutex> l(mu);
+          counter++;
+          goro::this_fiber::yield();
+        }
+        wg.done();
+      });
+    wg.wait();
+    EXPECT_EQ(counter, 50 * 200);
+  });
+}
+GORO_INSTANTIATE_PROCS(DirectOff);
 
 }  // namespace
