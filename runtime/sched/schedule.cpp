@@ -40,7 +40,8 @@ namespace {
 constexpr int steal_tries = 4;
 
 // Try to steal from every other P, in random order, steal_tries times; the
-// last round may take a victim's runnext too.
+// last round may take a victim's runnext too. Half a victim's ring at a
+// time, or its oldest fiber alone (the steal_amount knob).
 G* steal_work(M* m) {
   runtime* rt = m->rt;
   P* p = m->p;
@@ -52,7 +53,7 @@ G* steal_work(M* m) {
     for (std::uint32_t k = 0; k < n; k++, pos = (pos + inc) % n) {
       P* victim = rt->allp[pos].get();
       if (victim == p) continue;
-      if (G* g = p->runq.steal_from(victim->runq, steal_next)) return g;
+      if (G* g = p->runq.steal_from(victim->runq, steal_next, p->knobs.steal_one)) return g;
       // Continuations, like runnext, only in the last round: their owner
       // is about to resume them, and moving them costs cache misses.
       if (steal_next) {

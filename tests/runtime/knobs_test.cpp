@@ -6,6 +6,7 @@
 
 #include <goro/goro.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -17,6 +18,7 @@
 #include "sched/caller.hpp"
 #include "sched/knobs.hpp"
 #include "sched/m.hpp"
+#include "sched/p.hpp"
 #include "sched/park.hpp"
 #include "sched/random.hpp"
 #include "sched/runtime.hpp"
@@ -197,6 +199,71 @@ TEST_F(Knobs, SpawnHandoffOffLetsTheSpawnerGoOn) {
   }
 }
 
+
+// ---------------------------------------------------------------------------
+// steal_amount: a thief takes half a victim's ring (rounded up), or one.
+
+// What the first fiber stolen from main's P sees on its thief's ring: the
+// rest of the batch. Main's P holds r fibers on its ring (and one in
+// runnext) while B keeps the other P busy; then B returns, and that P's M,
+// out of work, steals from main's P, whose fiber computes. No sysmon (it
+// would hand main's P to another M), no hand-off (the fibers are queued,
+// not run, as main spawns them).
+struct first_steal {
+  std::uint32_t ring = 0;       // main's ring when B let go
+  std::uint32_t batch_rest = 0;  // what the first stolen fiber found queued beside it
+  bool only_ones = true;        // every stolen fiber found its thief's ring empty
+};
+
+first_steal observe_first_steal(goro::sched_knobs::steal_amount amount) {
+  const int queued = 1 + static_cast<int>(std::min<std::uint32_t>(8, goro::rt::runq_capacity));
+  first_steal r;
+  std::atomic<bool> b_started{false}, b_go{false}, seen_first{false};
+  std::atomic<int> done{0};
+  goro::run({.procs = 2, .sysmon_tick = no_sysmon, .knobs = {.spawn_handoff = false, .amount = amount}}, [&] {
+    goro::rt::P* mine = goro::rt::current_m()->p;
+    goro::blocking([&] {  // B goes to the global queue and another M runs it
+      goro::go([&] {
+        b_started.store(true);
+        while (!b_go.load()) {
+        }
+      });
+    });
+    while (!b_started.load()) {
+    }
+    for (int i = 0; i < queued; i++)
+      goro::go([&, mine] {
+        goro::rt::P* p = goro::rt::current_m()->p;
+        if (p != mine) {
+          const std::uint32_t rest = p->runq.size();
+          if (!seen_first.exchange(true)) r.batch_rest = rest;
+          if (rest != 0) r.only_ones = false;
+        }
+        done.fetch_add(1);
+      });
+    r.ring = mine->runq.ring_size();
+    b_go.store(true);
+    // Compute until every fiber ran (all on the thief: we make no runtime call).
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (done.load() < queued && std::chrono::steady_clock::now() < give_up) {
+    }
+    EXPECT_EQ(done.load(), queued);
+  });
+  return r;
+}
+
+TEST_F(Knobs, StealAmountOneTakesOneFiberHalfTakesHalf) {
+  using steal_amount = goro::sched_knobs::steal_amount;
+  for (int i = 0; i < 5; i++) {
+    const first_steal half = observe_first_steal(steal_amount::half);
+    ASSERT_GE(half.ring, 4u);
+    EXPECT_EQ(half.batch_rest, half.ring - half.ring / 2 - 1) << "ring " << half.ring;
+    EXPECT_FALSE(half.only_ones);
+    const first_steal one = observe_first_steal(steal_amount::one);
+    EXPECT_EQ(one.batch_rest, 0u);
+    EXPECT_TRUE(one.only_ones);
+  }
+}
 
 // ---------------------------------------------------------------------------
 // direct_switch: a fiber that parks switches straight to the next fiber of
