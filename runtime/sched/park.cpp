@@ -56,17 +56,20 @@ void ready(G* g) noexcept {
     // the current G blocks, which is the usual case (a channel hand-off);
     // waking an M for it costs a futex round trip and lets a spinner steal
     // it, splitting the pair across cores.
-    // sysmon wakes one if such a G waits too long (sysmon.cpp).
+    // sysmon wakes one if such a G waits too long (sysmon.cpp). With the
+    // steal knob off, no other M could take them: wake nobody.
     // A locked fiber's M never runs the readied G itself: wake one.
-    if (p->runq.size() > 1 || !p->conts.empty() || m->lockedg != nullptr) wakep(rt);
+    if (((p->runq.size() > 1 || !p->conts.empty()) && p->knobs.steal) || m->lockedg != nullptr) wakep(rt);
     leave_runtime(m);
     return;
   }
   if (from_fiber) leave_runtime(m);  // sysmon took our P: use the global queue
   if (c.kind == caller_kind::g0 && m->rt == rt && m->p != nullptr && m->in_rt.load(std::memory_order_relaxed)) {
     // On g0 with a P (a timer firing in find_runnable): FIFO on our ring.
-    // A batch of timer fires wakes one M at its end (fire_timers).
+    // A batch of timer fires wakes one M at its end (fire_timers); none
+    // with the steal knob off, since no other M could take them.
     runq_put(m->p, g, false);
+    if (!m->p->knobs.steal) return;
     if (m->batching_readies)
       m->batched_ready = true;
     else

@@ -135,10 +135,11 @@ top:
   if (run_all_timers(m)) goto top;
   if (poll_network(m)) goto top;
 
-  // Steal. Limit the number of spinning Ms to half the busy Ps: with more,
-  // they burn CPU for nothing when parallelism is low.
+  // Steal (unless the steal knob is off). Limit the number of spinning Ms
+  // to half the busy Ps: with more, they burn CPU for nothing when
+  // parallelism is low.
   const std::int32_t busy = rt->procs - rt->npidle.load(std::memory_order_seq_cst);
-  if (m->spinning() || 2 * rt->nmspinning.load(std::memory_order_seq_cst) < busy) {
+  if (rt->knobs.steal && (m->spinning() || 2 * rt->nmspinning.load(std::memory_order_seq_cst) < busy)) {
     if (!m->spinning()) {
       casmstatus(m, mstatus::running, mstatus::spinning, "find_runnable");
       rt->nmspinning.fetch_add(1, std::memory_order_seq_cst);  // see idle.hpp, "spinning"
@@ -171,7 +172,9 @@ top:
     // it sees to find the work.
     bool global = rt->runq.size() > 0;
     for (auto& pp : rt->allp) {
-      if (global || pp->has_work()) {
+      // Without stealing (the steal knob off) another P's queue is its
+      // holder's alone: only the global queue brings us back.
+      if (global || (rt->knobs.steal && pp->has_work())) {
         P* np;
         {
           std::lock_guard<futex_lock> l(rt->lock);
@@ -223,8 +226,13 @@ void runq_put(P* p, G* g, bool next) {
   p->runq.put(g, next, [p](G** batch, std::uint32_t n) {
     runtime* rt = p->m->rt;
     for (std::uint32_t i = 0; i + 1 < n; i++) batch[i]->schedlink = batch[i + 1];
-    std::lock_guard<futex_lock> l(rt->lock);
-    rt->runq.push_back_batch(batch[0], batch[n - 1], static_cast<std::int32_t>(n));
+    {
+      std::lock_guard<futex_lock> l(rt->lock);
+      rt->runq.push_back_batch(batch[0], batch[n - 1], static_cast<std::int32_t>(n));
+    }
+    // Work for every P now. With the steal knob off, the callers wake
+    // nobody for work on a local queue, so wake someone for this.
+    if (!p->knobs.steal) wakep(rt);
   });
 }
 

@@ -135,7 +135,7 @@ void spawn_commit(fiber* g, void (*entry)(void* storage), const std::source_loca
   if (p && p->runq.size() >= spawn_handoff_backlog && p->knobs.spawn_handoff && self->lockedm == nullptr &&
       !randomize_no_handoff(m)) {
     m->action = m_action::handoff;
-    wakep(rt);  // the backlog is work for idle Ps
+    if (p->knobs.steal) wakep(rt);  // the backlog is work for idle Ps (if they may steal)
     if (__builtin_expect(p->knobs.direct_switch, 1)) {
       switch_to_fiber(m, self, g, true);  // handle_action queues self on the P's deque
     } else {
@@ -162,7 +162,8 @@ void spawn_commit(fiber* g, void (*entry)(void* storage), const std::source_loca
       return;
     }
   }
-  wakep(rt);
+  // A new fiber in our runnext is work for an idle P, if it may steal it.
+  if (p == nullptr || p->knobs.steal) wakep(rt);
   leave_runtime(m);
 }
 

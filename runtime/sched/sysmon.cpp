@@ -148,8 +148,9 @@ look retake(runtime* rt, std::vector<watch>& w, std::int64_t now) {
       }
     } else {
       if (ran < preempt_ns) {
-        // Queued work nobody is coming for (a lone runnext does not wake an M).
-        if (local_work && ran >= rt->sysmon_tick_ns && idle > 0 && spinning == 0) {
+        // Queued work nobody is coming for (a lone runnext does not wake an
+        // M); with the steal knob off, nobody could take it.
+        if (local_work && ran >= rt->sysmon_tick_ns && idle > 0 && spinning == 0 && rt->knobs.steal) {
           wakep(rt);
           acted = true;
         }

@@ -201,6 +201,54 @@ TEST_F(Knobs, SpawnHandoffOffLetsTheSpawnerGoOn) {
 
 
 // ---------------------------------------------------------------------------
+// steal: an M out of work takes fibers from other Ps' local queues. Off, a
+// fiber queued on a P whose fiber computes (no runtime call) waits for that
+// fiber to yield, however long another M looks for work meanwhile.
+
+// Whether Q, queued on main's P while main computes without a runtime
+// call, ran before main yielded. All along another M looks for work: R
+// sleeps in a loop on it, and after each sleep that M, with nothing of its
+// own to run, goes through find_runnable (and steals, if it may). No
+// sysmon: it would take main's P after a time slice.
+bool ran_while_owner_computes(int procs, bool steal) {
+  constexpr int sleeps = 20;
+  std::atomic<bool> ran{false};
+  std::atomic<int> slept{0};
+  bool before = false;
+  goro::run({.procs = procs, .sysmon_tick = no_sysmon, .knobs = {.steal = steal}}, [&] {
+    // Spawned inside goro::blocking, R goes to the global queue and wakes
+    // another M (the global queue serves every P, stealing or not).
+    goro::blocking([&] {
+      goro::go([&] {
+        for (int i = 0; i < sleeps; i++) {
+          goro::this_fiber::sleep_for(std::chrono::microseconds(200));
+          slept.fetch_add(1);
+        }
+      });
+    });
+    goro::go([&] { ran.store(true); });  // Q, in our P's runnext
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!ran.load() && slept.load() < sleeps && std::chrono::steady_clock::now() < give_up) {
+    }
+    before = ran.load();
+    goro::this_fiber::yield();  // Q runs now, if it has not
+    EXPECT_TRUE(ran.load());
+  });
+  EXPECT_EQ(slept.load(), sleeps);
+  return before;
+}
+
+class StealKnob : public goro_test::RuntimeTest {};
+
+TEST_P(StealKnob, OffLeavesAFiberToItsBusyOwner) {
+  for (int i = 0; i < 5; i++) {
+    EXPECT_FALSE(ran_while_owner_computes(procs(), false)) << "round " << i;
+    EXPECT_TRUE(ran_while_owner_computes(procs(), true)) << "round " << i;
+  }
+}
+INSTANTIATE_TEST_SUITE_P(Procs, StealKnob, ::testing::Values(2, 4), ::goro_test::procs_name);
+
+// ---------------------------------------------------------------------------
 // steal_amount: a thief takes half a victim's ring (rounded up), or one.
 
 // What the first fiber stolen from main's P sees on its thief's ring: the
