@@ -10,7 +10,7 @@
 // global queue, then the oldest continuation) gets one turn before the
 // streak goes on. The clock (coarse_now_ns) is read only every 64 picks.
 // Every 61st pick that does not inherit a slice looks at the global queue
-// first (Go's schedtick check).
+// first (Go's schedtick check; the global_check knob changes the 61).
 #pragma once
 
 #include <cstdint>
@@ -27,7 +27,7 @@ inline constexpr std::int64_t time_slice_ns = 10'000'000;
 // A P's fairness state; its holder's only.
 struct fairness {
   // +1 per scheduling decision that does not inherit a time slice; every
-  // 61st checks the global queue first.
+  // 61st (P::knobs.global_check) checks the global queue first.
   std::uint32_t schedtick = 0;
   // Consecutive picks that bypassed the ring, and when the streak was first
   // timed (0: not yet).

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "runtime_fixture.hpp"
@@ -311,6 +312,70 @@ TEST_F(Knobs, StealAmountOneTakesOneFiberHalfTakesHalf) {
     EXPECT_EQ(one.batch_rest, 0u);
     EXPECT_TRUE(one.only_ones);
   }
+}
+
+// ---------------------------------------------------------------------------
+// global_check: every Nth pick of a P's next fiber looks at the global
+// queue first (61 by default); 0: only once the local queues are empty.
+
+struct global_wait {
+  int picks = 0;      // picks made from the ring until the global fiber ran, its own included
+  bool last = false;  // it ran after every other fiber had finished
+};
+
+// One P, no sysmon: main and Y yield in turn, each yield one pick from the
+// ring (none inherits a time slice), counted. After `lead` yields, W is readied onto the global queue by
+// a thread while main sits in goro::blocking (with its P: nothing else runs
+// meanwhile), and we count the picks until W runs.
+global_wait wait_on_global_queue(int every, int lead) {
+  constexpr int yields = 150;
+  std::atomic<int> picks{0};
+  int queued_at = -1, ran_at = -1;
+  goro::run({.procs = 1, .sysmon_tick = no_sysmon, .knobs = {.global_check = every}}, [&] {
+    goro::semaphore sem;
+    goro::go([&] {
+      sem.acquire();
+      ran_at = picks.load();
+    });
+    goro::this_fiber::yield();  // W runs, and waits on sem
+    std::atomic<bool> stop{false};
+    goro::go([&] {
+      while (!stop.load()) {
+        picks.fetch_add(1);
+        goro::this_fiber::yield();
+      }
+    });
+    // Y starts from runnext (a pick that inherits the slice, which the
+    // knob does not count); from here on every pick is from the ring.
+    goro::this_fiber::yield();
+    for (int i = 0; i < yields; i++) {
+      if (i == lead) {
+        goro::blocking([&] { std::thread([&] { sem.release(); }).join(); });
+        queued_at = picks.load();
+      }
+      picks.fetch_add(1);
+      goro::this_fiber::yield();
+    }
+    stop.store(true);
+  });
+  return {ran_at - queued_at, ran_at == picks.load()};
+}
+
+TEST_F(Knobs, GlobalCheckSetsHowManyPicksTheGlobalQueueWaits) {
+  // W is queued at a different point of the picks' cycle for each lead: it
+  // waits from 1 to N picks, and N at worst.
+  int least = 1000, most = 0;
+  for (int lead = 0; lead < 12; lead++) {
+    EXPECT_EQ(wait_on_global_queue(1, lead).picks, 1) << "lead " << lead;
+    const int every5 = wait_on_global_queue(5, lead).picks;
+    least = std::min(least, every5);
+    most = std::max(most, every5);
+    EXPECT_LE(wait_on_global_queue(61, lead).picks, 61) << "lead " << lead;
+    // 0: only when nothing else is left to run.
+    EXPECT_TRUE(wait_on_global_queue(0, lead).last) << "lead " << lead;
+  }
+  EXPECT_EQ(least, 1);
+  EXPECT_EQ(most, 5);
 }
 
 // ---------------------------------------------------------------------------
