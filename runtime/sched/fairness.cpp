@@ -22,7 +22,7 @@ bool slice_expired(P* p) {
     p->fair.streak_start = now;
     return false;
   }
-  if (now - p->fair.streak_start < time_slice_ns) return false;
+  if (now - p->fair.streak_start < p->knobs.time_slice_ns) return false;
   p->fair.streak = 0;
   p->fair.streak_start = 0;
   return true;

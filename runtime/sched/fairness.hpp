@@ -6,9 +6,10 @@
 // time slice, and preempts the G when it ends; goro cannot interrupt a
 // fiber, so a pair of fibers readying each other through runnext would run
 // forever while the ring waits. Instead, once such a streak has lasted a time
-// slice, it expires: every G queued at that moment (the ring, then the
-// global queue, then the oldest continuation) gets one turn before the
-// streak goes on. The clock (coarse_now_ns) is read only every 64 picks.
+// slice (10 ms, Go's forcePreemptNS; the time_slice knob,
+// P::knobs.time_slice_ns, changes it), it expires: every G queued at that
+// moment (the ring, then the global queue, then the oldest continuation)
+// gets one turn before the streak goes on. The clock (coarse_now_ns) is read only every 64 picks.
 // Every 61st pick that does not inherit a slice looks at the global queue
 // first (Go's schedtick check; the global_check knob changes the 61).
 #pragma once
@@ -20,9 +21,6 @@ namespace goro::rt {
 struct G;
 struct P;
 struct runtime;
-
-// Go's forcePreemptNS: the time slice of a fiber (sysmon) and of a streak.
-inline constexpr std::int64_t time_slice_ns = 10'000'000;
 
 // A P's fairness state; its holder's only.
 struct fairness {

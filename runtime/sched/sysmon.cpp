@@ -12,7 +12,6 @@
 #include "os/clock.hpp"
 #include "os/futex.hpp"
 #include "os/thread_state.hpp"
-#include "sched/fairness.hpp"
 #include "sched/idle.hpp"
 #include "sched/retake.hpp"
 #include "sched/runtime.hpp"
@@ -23,9 +22,11 @@ namespace goro::rt {
 
 namespace {
 
-constexpr std::int64_t preempt_ns = time_slice_ns;
 constexpr std::int64_t max_sleep_ns = 10'000'000;
-constexpr std::int64_t waiting_sleep_ns = 1'000'000;
+// How long sysmon sleeps at most while fibers wait behind a running one:
+// 1 ms, or a tenth of the time slice when that is shorter (the time_slice
+// knob), so that a fiber loses its P close to a slice after it started.
+std::int64_t waiting_sleep_ns(const runtime* rt) { return std::min<std::int64_t>(1'000'000, rt->knobs.time_slice_ns / 10); }
 constexpr std::int64_t netpoll_stale_ns = 10'000'000;  // Go's sysmon polls after 10 ms too
 
 // Sleep up to ns (forever if < 0) or until woken.
@@ -101,6 +102,8 @@ struct look {
 
 // One look at every P.
 look retake(runtime* rt, std::vector<watch>& w, std::int64_t now) {
+  // Go's forcePreemptNS: the time slice (10 ms; the time_slice knob).
+  const std::int64_t preempt_ns = rt->knobs.time_slice_ns;
   look r;
   bool& acted = r.acted;
   for (std::int32_t i = 0; i < rt->procs; i++) {
@@ -164,7 +167,7 @@ look retake(runtime* rt, std::vector<watch>& w, std::int64_t now) {
         }
         // A look before the 10 ms are up: ask the fiber to yield (it does if
         // it calls this_fiber::preempt_point()); retake at 10 ms if it has not.
-        if (wanted && ran + waiting_sleep_ns >= preempt_ns && !p->preempt.load(std::memory_order_relaxed))
+        if (wanted && ran + waiting_sleep_ns(rt) >= preempt_ns && !p->preempt.load(std::memory_order_relaxed))
           p->preempt.store(true, std::memory_order_relaxed);
         continue;
       }
@@ -279,10 +282,10 @@ void sysmon_main(runtime* rt) {
     } else if (++idle_rounds > 50) {
       delay = std::min(delay * 2, max_sleep_ns);
     }
-    // Fibers waiting behind a running one: look at least every millisecond,
-    // so a fiber that does not yield loses its P close to 10 ms after it
-    // started (not up to 10 ms later).
-    sleep = r.waiting ? std::min(delay, waiting_sleep_ns) : delay;
+    // Fibers waiting behind a running one: look at least every millisecond
+    // (a tenth of a shorter time slice), so a fiber that does not yield
+    // loses its P close to a slice after it started (not up to 10 ms later).
+    sleep = r.waiting ? std::min(delay, waiting_sleep_ns(rt)) : delay;
     // Descriptors nobody has polled for 10 ms (every M busy with fibers
     // that do not block): poll them here; the woken fibers go to the
     // global queue.

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "debug/counters.hpp"
 #include "runtime_fixture.hpp"
 #include "sched/caller.hpp"
 #include "sched/knobs.hpp"
@@ -376,6 +377,77 @@ TEST_F(Knobs, GlobalCheckSetsHowManyPicksTheGlobalQueueWaits) {
   }
   EXPECT_EQ(least, 1);
   EXPECT_EQ(most, 5);
+}
+
+// ---------------------------------------------------------------------------
+// time_slice: after a slice, sysmon takes the P of a fiber that computes
+// while another waits for it, and a streak of fibers handing the P to each
+// other through runnext lets the queued fibers run. The slices below are 1
+// or 2 ms and an hour: with an hour, what must not happen is impossible for
+// the whole observation (200 ms, beyond the default 10 ms slice), not
+// merely unlikely; with 1 or 2 ms, what must happen is waited for up to
+// 30 s, so that only a broken knob fails.
+
+constexpr auto an_hour = std::chrono::microseconds(std::chrono::hours(1));
+constexpr auto window = std::chrono::milliseconds(200);
+constexpr auto patience = std::chrono::seconds(30);
+
+std::int64_t busy_retakes() { return goro::rt::counters::retakes_busy.load(std::memory_order_relaxed); }
+
+// One P: main computes without a runtime call while Q waits on its P. True
+// if Q ran (on the M sysmon handed the P to) within `limit`.
+bool hog_loses_its_p(std::chrono::microseconds slice, std::chrono::milliseconds limit) {
+  std::atomic<bool> ran{false};
+  bool before = false;
+  goro::run({.procs = 1, .knobs = {.time_slice = slice}}, [&] {
+    goro::go([&] { ran.store(true); });
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (!ran.load() && std::chrono::steady_clock::now() < until) {
+    }
+    before = ran.load();
+    goro::this_fiber::yield();
+  });
+  EXPECT_TRUE(ran.load());
+  return before;
+}
+
+TEST_F(Knobs, TimeSliceIsWhenSysmonTakesTheP) {
+  const std::int64_t retakes = busy_retakes();
+  EXPECT_TRUE(hog_loses_its_p(std::chrono::milliseconds(2), patience));
+  EXPECT_GT(busy_retakes(), retakes);
+  EXPECT_FALSE(hog_loses_its_p(an_hour, window));
+}
+
+// One P, no sysmon (only the streak expires), no hand-off: main and A
+// ping-pong through runnext while W waits on the ring. True if W ran within
+// `limit` while the ping-pong went on.
+bool streak_yields_to_ring(std::chrono::microseconds slice, std::chrono::milliseconds limit) {
+  std::atomic<bool> ran{false};
+  bool before = false;
+  goro::run({.procs = 1, .sysmon_tick = no_sysmon, .knobs = {.spawn_handoff = false, .time_slice = slice}}, [&] {
+    goro::go([&] { ran.store(true); });  // W: runnext, then the ring once A is spawned
+    goro::chan<int> a, b;
+    goro::go([&] {
+      while (a.recv()) b.send(1);
+    });
+    const auto until = std::chrono::steady_clock::now() + limit;
+    for (int round = 1; !ran.load(); round++) {
+      a.send(1);
+      b.recv();
+      if (round % 256 == 0 && std::chrono::steady_clock::now() >= until) break;
+    }
+    before = ran.load();
+    a.close();
+  });
+  EXPECT_TRUE(ran.load());
+  return before;
+}
+
+TEST_F(Knobs, TimeSliceIsWhenARunnextStreakLetsTheRingRun) {
+  EXPECT_TRUE(streak_yields_to_ring(std::chrono::milliseconds(1), patience));
+  if (!randomized) {  // coins send readied fibers to the ring, where W's turn comes anyway
+    EXPECT_FALSE(streak_yields_to_ring(an_hour, window));
+  }
 }
 
 // ---------------------------------------------------------------------------
