@@ -73,6 +73,10 @@ struct runtime {
   // ---- atomics (the spinning protocol, see idle.hpp) ----------------------
   std::atomic<std::int32_t> npidle{0};      // Ps on the idle list
   std::atomic<std::int32_t> nmspinning{0};  // Ms with spinning = true
+  // The most Ms nmspinning has counted at once, for tests of the spinning
+  // limit (the spinning_limit knob); nothing decides on it. relaxed: a
+  // CAS-max after each increment (idle.cpp, note_spinners).
+  std::atomic<std::int32_t> nmspinning_peak{0};
   std::atomic<std::int64_t> live{0};        // Gs not dead; 0 ends the runtime
   std::atomic<std::uint64_t> goidgen{0};
   std::atomic<std::int32_t> external_refs{0};  // live goro::keep_alive objects

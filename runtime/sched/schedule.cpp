@@ -135,15 +135,9 @@ top:
   if (run_all_timers(m)) goto top;
   if (poll_network(m)) goto top;
 
-  // Steal (unless the steal knob is off). Limit the number of spinning Ms
-  // to half the busy Ps: with more, they burn CPU for nothing when
-  // parallelism is low.
-  const std::int32_t busy = rt->procs - rt->npidle.load(std::memory_order_seq_cst);
-  if (rt->knobs.steal && (m->spinning() || 2 * rt->nmspinning.load(std::memory_order_seq_cst) < busy)) {
-    if (!m->spinning()) {
-      casmstatus(m, mstatus::running, mstatus::spinning, "find_runnable");
-      rt->nmspinning.fetch_add(1, std::memory_order_seq_cst);  // see idle.hpp, "spinning"
-    }
+  // Steal (unless the steal knob is off), spinning if the spinning rules
+  // let us (idle.hpp, may_steal).
+  if (rt->knobs.steal && (m->spinning() || may_steal(m))) {
     if (G* g = steal_work(m)) return {g, false};
   }
 
@@ -159,13 +153,18 @@ top:
 
   // "Delicate dance" (idle.hpp): having dropped spinning, look once more at
   // every P. A submitter that saw nmspinning > 0 did not wake anyone and is
-  // relying on us.
-  if (m->spinning()) {
-    casmstatus(m, mstatus::spinning, mstatus::running, "find_runnable");
-    if (rt->nmspinning.fetch_sub(1, std::memory_order_seq_cst) <= 0)
-      fatal("find_runnable", "negative nmspinning");
+  // relying on us. Without spinning Ms (the spinning_limit knob at 0) every
+  // M does it: a submitter that saw no idle P did not wake anyone either.
+  const bool spun = m->spinning();
+  if (spun || rt->knobs.spinning_limit == 0) {
+    if (spun) {
+      casmstatus(m, mstatus::spinning, mstatus::running, "find_runnable");
+      if (rt->nmspinning.fetch_sub(1, std::memory_order_seq_cst) <= 0)
+        fatal("find_runnable", "negative nmspinning");
+    }
     // (d) in idle.hpp's essay: the queue reads below must not move above
-    // the decrement (StoreLoad); pairs with the fence in wakep.
+    // the decrement (StoreLoad), or pidleput's increment of npidle;
+    // pairs with the fence in wakep.
     std::atomic_thread_fence(std::memory_order_seq_cst);
     // The global queue too: a thread outside the runtime (or a fiber
     // without a P) queues there and calls wakep, which trusts a spinner
@@ -182,8 +181,7 @@ top:
         }
         if (np) {
           acquirep(m, np);
-          casmstatus(m, mstatus::running, mstatus::spinning, "find_runnable");
-          rt->nmspinning.fetch_add(1, std::memory_order_seq_cst);
+          respin(m);
           goto top;
         }
         break;

@@ -451,6 +451,56 @@ TEST_F(Knobs, TimeSliceIsWhenARunnextStreakLetsTheRingRun) {
 }
 
 // ---------------------------------------------------------------------------
+// spinning_limit: how many Ms may spin (hold a P and look for work to steal)
+// at once. runtime::nmspinning_peak keeps the most that ever did.
+
+// Waves of short fibers, so that Ms keep running out of work together, and
+// a ping-pong across Ps; returns the runtime's spinning peak.
+int spinning_peak(int procs, int limit) {
+  int peak = -1;
+  goro::run({.procs = procs, .knobs = {.spinning_limit = limit}}, [&] {
+    std::atomic<long> sum{0};
+    const int waves = static_cast<int>(goro_test::scaled(100, 5));
+    for (int w = 0; w < waves; w++) {
+      goro::wait_group wg;
+      wg.add(64);
+      for (int i = 0; i < 64; i++)
+        goro::go([&, i] {
+          long x = i;
+          for (int k = 0; k < 2000; k++) x = x * 31 + k;  // a few microseconds
+          sum.fetch_add(x & 1);
+          wg.done();
+        });
+      wg.wait();
+    }
+    goro::chan<int> ping, pong;
+    goro::go([&] {
+      while (auto v = ping.recv()) pong.send(*v + 1);
+    });
+    int x = 0;
+    for (int i = 0; i < 1000; i++) {
+      ping.send(x);
+      x = *pong.recv();
+    }
+    ping.close();
+    EXPECT_EQ(x, 1000);
+    peak = goro::rt::current_m()->rt->nmspinning_peak.load();
+  });
+  return peak;
+}
+
+TEST_F(Knobs, SpinningLimitBoundsTheSpinningMs) {
+  for (int procs : {2, 4, 8}) {
+    EXPECT_EQ(spinning_peak(procs, 0), 0) << "procs " << procs;  // no M ever spins
+    EXPECT_LE(spinning_peak(procs, 1), 1) << "procs " << procs;
+    // Go's rule: the first go() wakes a spinner (an idle P, none spinning).
+    const int go_rule = spinning_peak(procs, -1);
+    EXPECT_GE(go_rule, 1) << "procs " << procs;
+    EXPECT_LE(go_rule, procs) << "procs " << procs;
+  }
+}
+
+// ---------------------------------------------------------------------------
 // direct_switch: a fiber that parks switches straight to the next fiber of
 // its P, and the park's unlock runs on that fiber's stack (finish_direct);
 // off, every switch goes through g0, where the unlock runs.
