@@ -218,9 +218,9 @@ G* globrunq_get(runtime* rt, P* p, std::int32_t max) {
 
 void globrunq_put(runtime* rt, G* g) { rt->runq.push_back(g); }
 
-void runq_put(P* p, G* g, bool next) {
-  // The runnext knob off: every G joins the ring's tail (FIFO).
-  if (next && (!p->knobs.runnext || randomize_runnext_off(p))) next = false;
+namespace {
+
+void runq_put_local(P* p, G* g, bool next) {
   p->runq.put(g, next, [p](G** batch, std::uint32_t n) {
     runtime* rt = p->m->rt;
     for (std::uint32_t i = 0; i + 1 < n; i++) batch[i]->schedlink = batch[i + 1];
@@ -232,6 +232,22 @@ void runq_put(P* p, G* g, bool next) {
     // nobody for work on a local queue, so wake someone for this.
     if (!p->knobs.steal) wakep(rt);
   });
+}
+
+}  // namespace
+
+void runq_put(P* p, G* g, bool next) {
+  // The runnext knob off: every G joins the ring's tail (FIFO).
+  if (next && (!p->knobs.runnext || randomize_runnext_off(p))) next = false;
+  runq_put_local(p, g, next);
+}
+
+void runq_unpick(P* p, G* g) {
+  // Whatever the runnext knob says: at the ring's tail, g could come back
+  // to pick_direct every time and never reach g0 (a locked fiber would
+  // never be handed over). The coin of a randomised build may still send
+  // it to the tail; it comes back to runnext at a later toss.
+  runq_put_local(p, g, !randomize_runnext_off(p));
 }
 
 // Carry out what the fiber g asked for when it switched out. g's context

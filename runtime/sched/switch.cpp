@@ -68,7 +68,7 @@ G* pick_direct(M* m, P* p, bool& inherit_time) {
   if (__builtin_expect(f.g->lockedm != nullptr, 0)) {
     // Locked to another M (sched/lockedm.hpp): g0 hands it over. It goes
     // first when g0 picks.
-    runq_put(p, f.g, true);
+    runq_unpick(p, f.g);
     return nullptr;
   }
   inherit_time = f.inherit_time;
@@ -78,7 +78,7 @@ G* pick_direct(M* m, P* p, bool& inherit_time) {
   const char* sp = static_cast<const char*>(f.g->ctx.fctx);
   if (sp - static_cast<const char*>(f.g->ctx.stack_lo) < direct_headroom) {
     // Already taken off the queue: it goes first when g0 picks.
-    runq_put(p, f.g, true);
+    runq_unpick(p, f.g);
     return nullptr;
   }
   return f.g;

@@ -179,6 +179,39 @@ TEST_F(Knobs, RunnextOffQueuesAReadiedFiberBehindTheRing) {
   }
 }
 
+// With runnext off, a fiber that pick_direct took but cannot switch to
+// (locked to another M, or short of stack) still goes back in front, for
+// g0 to pick first: at the ring's tail it would come back to pick_direct at
+// each turn and never reach g0, and a locked fiber would never be handed
+// to its M while others yield.
+TEST_F(Knobs, RunnextOffStillHandsALockedFiberOver) {
+  constexpr int rounds = 50;
+  const long cap = goro_test::scaled(10'000'000);
+  std::atomic<bool> locked_done{false};
+  std::atomic<int> busy_ended{0};
+  bool busy_while_locked = false;
+  goro::run({.procs = 1, .sysmon_tick = no_sysmon, .knobs = {.runnext = false}}, [&] {
+    goro::wait_group wg;
+    wg.add(3);
+    for (int b = 0; b < 2; b++)
+      goro::go([&] {
+        for (long i = 0; i < cap && !locked_done.load(); i++) goro::this_fiber::yield();
+        busy_ended.fetch_add(1);
+        wg.done();
+      });
+    goro::go([&] {
+      goro::this_fiber::lock_os_thread();
+      for (int i = 0; i < rounds; i++) goro::this_fiber::yield();
+      goro::this_fiber::unlock_os_thread();
+      busy_while_locked = busy_ended.load() == 0;
+      locked_done.store(true);
+      wg.done();
+    });
+    wg.wait();
+  });
+  EXPECT_TRUE(busy_while_locked) << "the locked fiber ran only once the others had stopped yielding";
+}
+
 // ---------------------------------------------------------------------------
 // spawn_handoff: go() on a P with a fiber queued hands the P to the new
 // fiber, and the spawner waits; off, the spawner goes on.
