@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -27,8 +28,30 @@
 
 namespace {
 
-using Knobs = goro_test::FixedRuntimeTest;
 using goro::rt::knob_set;
+
+// Each test sets the knobs it depends on; GORO_SCHED in the environment (a
+// run of the whole suite under one setting) must not change the others:
+// cleared for the test, put back after it.
+class SchedEnvCleared {
+ public:
+  SchedEnvCleared() {
+    if (const char* v = std::getenv("GORO_SCHED")) saved_ = v;
+    unsetenv("GORO_SCHED");
+  }
+  ~SchedEnvCleared() {
+    if (saved_) setenv("GORO_SCHED", saved_->c_str(), 1);
+  }
+  SchedEnvCleared(const SchedEnvCleared&) = delete;
+  SchedEnvCleared& operator=(const SchedEnvCleared&) = delete;
+
+ private:
+  std::optional<std::string> saved_;
+};
+
+class Knobs : public goro_test::FixedRuntimeTest {
+  SchedEnvCleared env_;
+};
 
 // The knobs of the runtime the calling fiber runs in.
 const knob_set& running_knobs() { return goro::rt::current_m()->rt->knobs; }
@@ -273,7 +296,9 @@ bool ran_while_owner_computes(int procs, bool steal) {
   return before;
 }
 
-class StealKnob : public goro_test::RuntimeTest {};
+class StealKnob : public goro_test::RuntimeTest {
+  SchedEnvCleared env_;
+};
 
 TEST_P(StealKnob, OffLeavesAFiberToItsBusyOwner) {
   for (int i = 0; i < 5; i++) {
@@ -569,7 +594,9 @@ TEST_F(Knobs, DirectSwitchOffSwitchesThroughG0) {
 
 // Everything still works through g0 alone: fork-join with hand-offs,
 // channel ping-pong, yields and a contended mutex, at every procs.
-using DirectOff = goro_test::RuntimeTest;
+class DirectOff : public goro_test::RuntimeTest {
+  SchedEnvCleared env_;
+};
 
 int fib(int k) {
   if (k < 2) return k;
