@@ -31,6 +31,62 @@ enum class leftover_policy {
   abort,
 };
 
+// Knobs for scheduler studies (options::knobs): each switches one mechanism
+// of the scheduler off, or changes it, so that a benchmark can measure what
+// the mechanism is worth (docs/design.md, "Scheduler knobs"). The defaults
+// are the scheduler as it runs normally; programs have no reason to change
+// them. Every field left at its default may be set by the GORO_SCHED
+// environment variable instead: a comma-separated list of key=value, like
+// Go's GODEBUG (GORO_SCHED=steal=0,slice_us=1000). Keys: runnext, steal,
+// handoff, direct (0 or 1), spin (-1, 0 or n), globalq (n >= 0),
+// steal_amount (half or one), slice_us (n > 0). An entry that is malformed
+// or names no key is reported on stderr ("goro: ignoring invalid
+// GORO_SCHED entry ...") and ignored; the others still apply. run() throws
+// std::invalid_argument when a field set here is out of range.
+struct sched_knobs {
+  // How much of a victim's local ring a thief takes.
+  enum class steal_amount {
+    half,  // half of it, rounded up (Go's runqgrab)
+    one,   // its oldest fiber only
+  };
+  // A fiber readied by a running fiber (a channel hand-off, an unlock, a
+  // new fiber) goes to its P's runnext slot, to run next and inherit the
+  // time slice. false: to the tail of the P's ring, behind the fibers
+  // queued already (FIFO). GORO_SCHED key runnext.
+  bool runnext = true;
+  // An M out of work takes fibers from other Ps' local queues (their ring,
+  // runnext and waiting spawners). false: never; a P's local fibers run on
+  // that P only (the global queue still serves every P). GORO_SCHED key
+  // steal.
+  bool steal = true;
+  // go() on a P that already has a fiber queued hands the P to the new
+  // fiber at once, and the spawner waits ("work first"). false: the new
+  // fiber is queued (runnext) and the spawner goes on. GORO_SCHED key
+  // handoff.
+  bool spawn_handoff = true;
+  // A fiber that parks, yields or ends switches straight to the next fiber
+  // of its P. false: every switch goes through the M's scheduler stack
+  // (g0), the spawn hand-off too. GORO_SCHED key direct.
+  bool direct_switch = true;
+  // How many Ms may spin (hold a P and steal, instead of going to sleep)
+  // at once. -1: Go's rule, at most half the busy Ps (and one woken per
+  // submitted fiber while none spins); 0: no M ever spins, so every
+  // submitted fiber wakes an idle M while a P is idle, and an M out of work
+  // looks for some once, then sleeps; n > 0: at most n. GORO_SCHED key spin.
+  int spinning_limit = -1;
+  // Every Nth pick of a P's next fiber (not counting fibers that inherit a
+  // time slice) looks at the global queue first (Go's 61). 0: only when
+  // the P's local queues are empty. GORO_SCHED key globalq.
+  int global_check = 61;
+  // How much a thief takes (see steal_amount). GORO_SCHED key steal_amount.
+  steal_amount amount = steal_amount::half;
+  // A fiber's time slice (Go's forcePreemptNS): after it, sysmon asks a
+  // fiber that others wait for to yield and then takes its P, and a streak
+  // of fibers handing the P to each other through runnext lets the queued
+  // fibers run. GORO_SCHED key slice_us.
+  std::chrono::microseconds time_slice{10'000};
+};
+
 // Settings of one runtime. Zero means "use the default".
 struct options {
   // Number of Ps: how many fibers run in parallel. 0 = GORO_MAXPROCS from the
@@ -45,9 +101,10 @@ struct options {
   // -fstack-clash-protection, which linking goro::goro adds.
   std::size_t stack_size = 0;
   // sysmon's period (sysmon retakes the P of a blocking call or of a fiber
-  // that ran 10 ms while others wait; see docs/design.md). 0 = the
-  // GORO_SYSMON_TICK_US environment variable if set, else 20 us. Negative:
-  // no sysmon (blocking calls and long-running fibers then keep their P).
+  // that ran a time slice, 10 ms, while others wait; see docs/design.md).
+  // 0 = the GORO_SYSMON_TICK_US environment variable if set, else 20 us.
+  // Negative: no sysmon (blocking calls and long-running fibers then keep
+  // their P).
   std::chrono::microseconds sysmon_tick{0};
   // When every fiber is blocked forever: false (default) prints the
   // deadlock report and aborts, like Go; true makes run() throw
@@ -59,6 +116,9 @@ struct options {
   // leftover_policy): unwound by default. A deadlock while main is still
   // blocked is always reported (throw_on_deadlock applies to it).
   leftover_policy leftovers = leftover_policy::unwind;
+  // Scheduler knobs, for studies of the scheduler (see sched_knobs): each
+  // field at its default may be set by GORO_SCHED instead.
+  sched_knobs knobs{};
 };
 
 namespace detail {

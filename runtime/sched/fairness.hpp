@@ -6,11 +6,12 @@
 // time slice, and preempts the G when it ends; goro cannot interrupt a
 // fiber, so a pair of fibers readying each other through runnext would run
 // forever while the ring waits. Instead, once such a streak has lasted a time
-// slice, it expires: every G queued at that moment (the ring, then the
-// global queue, then the oldest continuation) gets one turn before the
-// streak goes on. The clock (coarse_now_ns) is read only every 64 picks.
+// slice (10 ms, Go's forcePreemptNS; the time_slice knob,
+// P::knobs.time_slice_ns, changes it), it expires: every G queued at that
+// moment (the ring, then the global queue, then the oldest continuation)
+// gets one turn before the streak goes on. The clock (coarse_now_ns) is read only every 64 picks.
 // Every 61st pick that does not inherit a slice looks at the global queue
-// first (Go's schedtick check).
+// first (Go's schedtick check; the global_check knob changes the 61).
 #pragma once
 
 #include <cstdint>
@@ -21,13 +22,10 @@ struct G;
 struct P;
 struct runtime;
 
-// Go's forcePreemptNS: the time slice of a fiber (sysmon) and of a streak.
-inline constexpr std::int64_t time_slice_ns = 10'000'000;
-
 // A P's fairness state; its holder's only.
 struct fairness {
   // +1 per scheduling decision that does not inherit a time slice; every
-  // 61st checks the global queue first.
+  // 61st (P::knobs.global_check) checks the global queue first.
   std::uint32_t schedtick = 0;
   // Consecutive picks that bypassed the ring, and when the streak was first
   // timed (0: not yet).

@@ -61,6 +61,24 @@ bool poll_sleep(M* m, std::int64_t until) {
   return m->park.signalled();
 }
 
+// nmspinning has just become `now`: keep its peak (runtime::nmspinning_peak).
+void note_spinners(runtime* rt, std::int32_t now) {
+  std::int32_t peak = rt->nmspinning_peak.load(std::memory_order_relaxed);
+  while (peak < now && !rt->nmspinning_peak.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+  }
+}
+
+// One more spinner, if fewer than `limit` (the spinning_limit knob) spin.
+// A CAS, so that the bound holds exactly (Go's rule is a racy bound).
+bool claim_spinner(runtime* rt, std::int32_t limit) {
+  std::int32_t n = rt->nmspinning.load(std::memory_order_seq_cst);
+  do {
+    if (n >= limit) return false;
+  } while (!rt->nmspinning.compare_exchange_weak(n, n + 1, std::memory_order_seq_cst));
+  note_spinners(rt, n + 1);
+  return true;
+}
+
 }  // namespace
 
 void wake_m(M* m) noexcept {
@@ -143,11 +161,18 @@ void wakep(runtime* rt) {
   // (b) in the essay: order our queue publication before these loads.
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (rt->npidle.load(std::memory_order_seq_cst) == 0) return;
+  if (__builtin_expect(rt->knobs.spinning_limit == 0, 0)) {
+    // No spinning Ms (the knob): nobody is out looking, so wake an M to
+    // look, once, on an idle P.
+    startm(rt, nullptr, false);
+    return;
+  }
   // One spinner at a time is enough (rule 1); claim the slot by CAS.
   std::int32_t zero = 0;
   if (rt->nmspinning.load(std::memory_order_seq_cst) != 0 ||
       !rt->nmspinning.compare_exchange_strong(zero, 1, std::memory_order_seq_cst))
     return;
+  note_spinners(rt, 1);
   startm(rt, nullptr, true);
 }
 
@@ -307,10 +332,13 @@ void handoffp(runtime* rt, P* p) {
     return;
   }
   // No work, and no M looking for any: become (start) the spinner, so work
-  // submitted while we are blocked is picked up.
+  // submitted while we are blocked is picked up. (Without spinning Ms, the
+  // knob, the P goes idle: wakep then wakes an M for any new work.)
   std::int32_t zero = 0;
-  if (rt->nmspinning.load(std::memory_order_seq_cst) + rt->npidle.load(std::memory_order_seq_cst) == 0 &&
+  if (rt->knobs.spinning_limit != 0 &&
+      rt->nmspinning.load(std::memory_order_seq_cst) + rt->npidle.load(std::memory_order_seq_cst) == 0 &&
       rt->nmspinning.compare_exchange_strong(zero, 1, std::memory_order_seq_cst)) {
+    note_spinners(rt, 1);
     startm(rt, p, true);
     return;
   }
@@ -329,6 +357,37 @@ void reset_spinning(M* m) {
   if (rt->nmspinning.fetch_sub(1, std::memory_order_seq_cst) <= 0) fatal("reset_spinning", "negative nmspinning");
   // Rule 3: we found work; there may be more.
   wakep(rt);
+}
+
+bool may_steal(M* m) {
+  runtime* rt = m->rt;
+  const std::int32_t limit = rt->knobs.spinning_limit;
+  if (limit == 0) return true;  // nobody spins: look once, uncounted
+  if (limit > 0) {
+    if (!claim_spinner(rt, limit)) return false;
+    casmstatus(m, mstatus::running, mstatus::spinning, "find_runnable");
+    return true;
+  }
+  // Go's rule 2: fewer spinners than half the busy Ps. With more, they burn
+  // CPU for nothing when parallelism is low.
+  const std::int32_t busy = rt->procs - rt->npidle.load(std::memory_order_seq_cst);
+  if (2 * rt->nmspinning.load(std::memory_order_seq_cst) >= busy) return false;
+  casmstatus(m, mstatus::running, mstatus::spinning, "find_runnable");
+  note_spinners(rt, rt->nmspinning.fetch_add(1, std::memory_order_seq_cst) + 1);  // see "spinning" above
+  return true;
+}
+
+void respin(M* m) {
+  runtime* rt = m->rt;
+  const std::int32_t limit = rt->knobs.spinning_limit;
+  if (limit == 0) return;
+  if (limit > 0) {
+    if (!claim_spinner(rt, limit)) return;  // the spinners counted will find the work
+    casmstatus(m, mstatus::running, mstatus::spinning, "find_runnable");
+    return;
+  }
+  casmstatus(m, mstatus::running, mstatus::spinning, "find_runnable");
+  note_spinners(rt, rt->nmspinning.fetch_add(1, std::memory_order_seq_cst) + 1);
 }
 
 void finish(runtime* rt) {

@@ -14,6 +14,11 @@
 //     it starts another (rule 3), so wake-ups ramp up only as far as the
 //     work goes.
 //  2. Bound. An M only starts spinning while 2 * nmspinning < busy Ps.
+//     (The spinning_limit knob, sched/knobs.hpp, bounds them at n instead,
+//     or lets none spin: then wakep wakes an M, uncounted, whenever a P is
+//     idle, every M out of work looks for some once, and each that finds
+//     none does the dance of rule 4 after putting its P on the idle list,
+//     pairing with wakep's read of npidle rather than nmspinning.)
 //  3. Hand on. A spinning M that finds work stops spinning and calls
 //     wakep(), so there may be more work for another spinner.
 //  4. Delicate dance. A spinning M that finds nothing puts its P on the idle
@@ -70,6 +75,15 @@ void netpoll_kick(runtime* rt);
 // m found work while spinning: stop spinning, and wake another spinner in
 // case there is more (rule 3).
 void reset_spinning(M* m);
+// m (running, holding a P, out of work, not spinning) wants to steal: true
+// if it may, counted as spinning when the rules let it (rule 2, or the
+// spinning_limit knob's bound). With the knob at 0 no M spins: true, and m
+// looks for work once without being counted.
+bool may_steal(M* m);
+// The delicate dance found work for m, which stopped spinning and took a P
+// again: spin again (Go's rule: always; with a bound, if it is not reached:
+// then the spinners counted will find the work; with no spinning, never).
+void respin(M* m);
 
 // The idle lists (sched lock held). pidleput puts p, in state `from`, on
 // the idle P list; pidleget takes any idle P; pidleremove a given one.

@@ -89,6 +89,9 @@ struct M {
   bool batching_readies = false;
   bool batched_ready = false;
   G* switched_from = nullptr;  // a direct switch's old fiber (sched/switch.cpp)
+  // A spawn hand-off through g0 (the direct_switch knob off): the new
+  // fiber, which execute() runs next. This M's own.
+  G* handoff_next = nullptr;
   bool started_directly = false;  // ... and its new fiber starts afresh (fiber_main)
   note park;             // idle Ms sleep here (and locked ones, sched/lockedm.hpp)
   // lock_os_thread (sched/lockedm.hpp). lockedg: the fiber this M belongs

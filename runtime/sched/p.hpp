@@ -23,14 +23,15 @@
 //
 // Fields are the holding M's (p->m), except: runq and conts (lock-free,
 // thieves consume), the timer heap (its own lock), link while idle (sched
-// lock), and the retake words (own, owner, switchtick, syscalltick,
-// preempt), which sysmon reads.
+// lock), the retake words (own, owner, switchtick, syscalltick, preempt),
+// which sysmon reads, and knobs, which nobody writes after start.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 
 #include "sched/fairness.hpp"
+#include "sched/knobs.hpp"
 #include "sched/run_queue.hpp"
 #include "sched/work_deque.hpp"
 #include "time/timer_heap.hpp"
@@ -95,6 +96,10 @@ struct P {
   std::atomic<bool> preempt{false};
 
   fairness fair;  // the holder's scheduling decisions (sched/fairness.hpp)
+  // A copy of runtime::knobs, next to `fair`, where the holder's hot paths
+  // read them (runq_put, local_pick, spawn_commit, pick_direct).
+  // Immutable after start (sched/knobs.hpp): plain fields.
+  knob_set knobs;
 
   run_queue<G, runq_capacity> runq;
   // Fibers that handed this P to a fiber they spawned (sched/spawn.cpp):

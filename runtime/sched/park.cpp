@@ -55,7 +55,8 @@ void ready(G* g) noexcept {
   P* p = from_fiber ? enter_runtime(m) : nullptr;
   if (p != nullptr) {
     // The readied G runs next on this P, inheriting the time slice (a
-    // producer and consumer then ping-pong on one P with warm caches).
+    // producer and consumer then ping-pong on one P with warm caches); with
+    // the runnext knob off, it queues behind the ring instead (runq_put).
     runq_put(p, g, true);
     bump(p->ctr.wakeups);
     // Wake another M only if this P now has more than that one G (as
@@ -63,18 +64,21 @@ void ready(G* g) noexcept {
     // the current G blocks, which is the usual case (a channel hand-off);
     // waking an M for it costs a futex round trip and lets a spinner steal
     // it, splitting the pair across cores.
-    // sysmon wakes one if such a G waits too long (sysmon.cpp).
+    // sysmon wakes one if such a G waits too long (sysmon.cpp). With the
+    // steal knob off, no other M could take them: wake nobody.
     // A locked fiber's M never runs the readied G itself: wake one.
-    if (p->runq.size() > 1 || !p->conts.empty() || m->lockedg != nullptr) wakep(rt);
+    if (((p->runq.size() > 1 || !p->conts.empty()) && p->knobs.steal) || m->lockedg != nullptr) wakep(rt);
     leave_runtime(m);
     return;
   }
   if (from_fiber) leave_runtime(m);  // sysmon took our P: use the global queue
   if (c.kind == caller_kind::g0 && m->rt == rt && m->p != nullptr && m->in_rt.load(std::memory_order_relaxed)) {
     // On g0 with a P (a timer firing in find_runnable): FIFO on our ring.
-    // A batch of timer fires wakes one M at its end (fire_timers).
+    // A batch of timer fires wakes one M at its end (fire_timers); none
+    // with the steal knob off, since no other M could take them.
     runq_put(m->p, g, false);
     bump(m->p->ctr.wakeups);
+    if (!m->p->knobs.steal) return;
     if (m->batching_readies)
       m->batched_ready = true;
     else

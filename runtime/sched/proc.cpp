@@ -28,6 +28,7 @@
 #include "sched/caller.hpp"
 #include "sched/g.hpp"
 #include "sched/idle.hpp"
+#include "sched/knobs.hpp"
 #include "sched/m.hpp"
 #include "sched/outside.hpp"
 #include "sched/p.hpp"
@@ -166,10 +167,11 @@ void run_main(const options& opts, void (*fn)(void*), void* arg, std::source_loc
   if (classify().kind != caller_kind::thread) throw std::logic_error("goro::run: called from inside a goro runtime");
   if (opts.procs < 0) throw std::invalid_argument("goro::run: options::procs must be >= 0");
   const int procs = opts.procs > 0 ? opts.procs : default_procs();
+  const knob_set knobs = resolve_knobs(opts.knobs);  // throws on a bad options::knobs
 
   install_overflow_handler();
   init_membarrier();
-  runtime rtm(procs, opts.stack_size ? opts.stack_size : default_stack_size);
+  runtime rtm(procs, opts.stack_size ? opts.stack_size : default_stack_size, knobs);
   runtime* rt = &rtm;
   rt->sysmon_tick_ns = sysmon_tick_ns(opts);
   rt->start_ns = now_ns();

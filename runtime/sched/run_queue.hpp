@@ -120,9 +120,10 @@ class run_queue {
   }
 
   // Thief. Take half (rounded up) of this queue into `batch`, which must hold
-  // N/2 items. When the ring is empty and `steal_next`, take runnext instead.
-  // Returns the number of items taken.
-  std::uint32_t grab(T** batch, bool steal_next) {
+  // N/2 items; with `one` (the steal_amount knob), only the oldest item.
+  // When the ring is empty and `steal_next`, take runnext instead. Returns
+  // the number of items taken.
+  std::uint32_t grab(T** batch, bool steal_next, bool one) {
     for (;;) {
       std::uint32_t h = head_.load(std::memory_order_acquire);  // other consumers
       std::uint32_t t = tail_.load(std::memory_order_acquire);  // the producer's slots
@@ -139,6 +140,7 @@ class run_queue {
         return 1;
       }
       if (n > N / 2) continue;  // h and t read at different times; retry
+      if (one) n = 1;
       for (std::uint32_t i = 0; i < n; i++)
         batch[i] = slots_[(h + i) % N].load(std::memory_order_relaxed);
       // release: the owner may reuse these slots once it sees the new head_.
@@ -149,11 +151,12 @@ class run_queue {
   }
 
   // Thief, called by the owner of *this* queue (which must be empty of
-  // anything it cares about ordering with): steal half of `victim` into this
-  // queue and return one stolen item to run, or nullptr.
-  T* steal_from(run_queue& victim, bool steal_next) {
+  // anything it cares about ordering with): steal half of `victim` (with
+  // `one`, its oldest item) into this queue and return one stolen item to
+  // run, or nullptr.
+  T* steal_from(run_queue& victim, bool steal_next, bool one) {
     T* batch[N / 2];
-    std::uint32_t n = victim.grab(batch, steal_next);
+    std::uint32_t n = victim.grab(batch, steal_next, one);
     if (n == 0) return nullptr;
     T* first = batch[--n];
     if (n == 0) return first;

@@ -13,10 +13,12 @@
 
 namespace goro::rt {
 
-runtime::runtime(std::int32_t nprocs, std::size_t stack_size) : procs(nprocs), stacks(stack_size) {
+runtime::runtime(std::int32_t nprocs, std::size_t stack_size, const knob_set& k)
+    : procs(nprocs), stacks(stack_size), knobs(k) {
   for (std::int32_t i = 0; i < procs; i++) {
     auto p = std::make_unique<P>();
     p->id = i;
+    p->knobs = knobs;  // before any M runs: immutable from here on
     allp.push_back(std::move(p));
   }
   // Strides coprime with procs visit every P exactly once from any start.

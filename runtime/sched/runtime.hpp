@@ -25,6 +25,7 @@
 #include "os/lock.hpp"
 #include "sched/g.hpp"
 #include "sched/global_queue.hpp"
+#include "sched/knobs.hpp"
 #include "sched/m.hpp"
 #include "sched/p.hpp"
 #include "poll/netpoll.hpp"
@@ -72,6 +73,10 @@ struct runtime {
   // ---- atomics (the spinning protocol, see idle.hpp) ----------------------
   std::atomic<std::int32_t> npidle{0};      // Ps on the idle list
   std::atomic<std::int32_t> nmspinning{0};  // Ms with spinning = true
+  // The most Ms nmspinning has counted at once, for tests of the spinning
+  // limit (the spinning_limit knob); nothing decides on it. relaxed: a
+  // CAS-max after each increment (idle.cpp, note_spinners).
+  std::atomic<std::int32_t> nmspinning_peak{0};
   std::atomic<std::int64_t> live{0};        // Gs not dead; 0 ends the runtime
   std::atomic<std::uint64_t> goidgen{0};
   std::atomic<std::int32_t> external_refs{0};  // live goro::keep_alive objects
@@ -114,11 +119,14 @@ struct runtime {
   poller poll;
 
   // ---- immutable after start ----------------------------------------------
+  // On lines of their own, read by every M and sysmon, written by nobody
+  // once the runtime runs: plain fields, no atomics (see sched/knobs.hpp).
+  alignas(64) knob_set knobs;  // the scheduler knobs; each P holds a copy
   std::vector<std::unique_ptr<P>> allp;
   std::vector<std::uint32_t> coprimes;  // strides for random steal order
 
   // ---- free Gs (Go's sched.gFree) -----------------------------------------
-  futex_lock gflock;
+  alignas(64) futex_lock gflock;
   G* gfree = nullptr;
   std::int32_t ngfree = 0;
   std::atomic<bool> gfree_nonempty{false};  // hint read without gflock
@@ -150,7 +158,7 @@ struct runtime {
   std::uint64_t trace_sysmon_buf_id = 0;
   std::int64_t trace_last_counters = 0;
 
-  explicit runtime(std::int32_t nprocs, std::size_t stack_size);
+  runtime(std::int32_t nprocs, std::size_t stack_size, const knob_set& k);
   ~runtime();
 };
 

@@ -41,7 +41,8 @@ namespace {
 constexpr int steal_tries = 4;
 
 // Try to steal from every other P, in random order, steal_tries times; the
-// last round may take a victim's runnext too.
+// last round may take a victim's runnext too. Half a victim's ring at a
+// time, or its oldest fiber alone (the steal_amount knob).
 G* steal_work(M* m) {
   runtime* rt = m->rt;
   P* p = m->p;
@@ -53,7 +54,7 @@ G* steal_work(M* m) {
     for (std::uint32_t k = 0; k < n; k++, pos = (pos + inc) % n) {
       P* victim = rt->allp[pos].get();
       if (victim == p) continue;
-      G* g = p->runq.steal_from(victim->runq, steal_next);
+      G* g = p->runq.steal_from(victim->runq, steal_next, p->knobs.steal_one);
       // Continuations, like runnext, only in the last round: their owner
       // is about to resume them, and moving them costs cache misses.
       if (g == nullptr && steal_next) g = victim->conts.steal();
@@ -141,14 +142,9 @@ top:
   if (run_all_timers(m)) goto top;
   if (poll_network(m)) goto top;
 
-  // Steal. Limit the number of spinning Ms to half the busy Ps: with more,
-  // they burn CPU for nothing when parallelism is low.
-  const std::int32_t busy = rt->procs - rt->npidle.load(std::memory_order_seq_cst);
-  if (m->spinning() || 2 * rt->nmspinning.load(std::memory_order_seq_cst) < busy) {
-    if (!m->spinning()) {
-      casmstatus(m, mstatus::running, mstatus::spinning, "find_runnable");
-      rt->nmspinning.fetch_add(1, std::memory_order_seq_cst);  // see idle.hpp, "spinning"
-    }
+  // Steal (unless the steal knob is off), spinning if the spinning rules
+  // let us (idle.hpp, may_steal).
+  if (rt->knobs.steal && (m->spinning() || may_steal(m))) {
     if (G* g = steal_work(m)) return {g, false};
   }
 
@@ -164,20 +160,27 @@ top:
 
   // "Delicate dance" (idle.hpp): having dropped spinning, look once more at
   // every P. A submitter that saw nmspinning > 0 did not wake anyone and is
-  // relying on us.
-  if (m->spinning()) {
-    casmstatus(m, mstatus::spinning, mstatus::running, "find_runnable");
-    if (rt->nmspinning.fetch_sub(1, std::memory_order_seq_cst) <= 0)
-      fatal("find_runnable", "negative nmspinning");
+  // relying on us. Without spinning Ms (the spinning_limit knob at 0) every
+  // M does it: a submitter that saw no idle P did not wake anyone either.
+  const bool spun = m->spinning();
+  if (spun || rt->knobs.spinning_limit == 0) {
+    if (spun) {
+      casmstatus(m, mstatus::spinning, mstatus::running, "find_runnable");
+      if (rt->nmspinning.fetch_sub(1, std::memory_order_seq_cst) <= 0)
+        fatal("find_runnable", "negative nmspinning");
+    }
     // (d) in idle.hpp's essay: the queue reads below must not move above
-    // the decrement (StoreLoad); pairs with the fence in wakep.
+    // the decrement (StoreLoad), or pidleput's increment of npidle;
+    // pairs with the fence in wakep.
     std::atomic_thread_fence(std::memory_order_seq_cst);
     // The global queue too: a thread outside the runtime (or a fiber
     // without a P) queues there and calls wakep, which trusts a spinner
     // it sees to find the work.
     bool global = rt->runq.size() > 0;
     for (auto& pp : rt->allp) {
-      if (global || pp->has_work()) {
+      // Without stealing (the steal knob off) another P's queue is its
+      // holder's alone: only the global queue brings us back.
+      if (global || (rt->knobs.steal && pp->has_work())) {
         P* np;
         {
           std::lock_guard<futex_lock> l(rt->lock);
@@ -185,8 +188,7 @@ top:
         }
         if (np) {
           acquirep(m, np);
-          casmstatus(m, mstatus::running, mstatus::spinning, "find_runnable");
-          rt->nmspinning.fetch_add(1, std::memory_order_seq_cst);
+          respin(m);
           goto top;
         }
         break;
@@ -224,14 +226,36 @@ G* globrunq_get(runtime* rt, P* p, std::int32_t max) {
 
 void globrunq_put(runtime* rt, G* g) { rt->runq.push_back(g); }
 
-void runq_put(P* p, G* g, bool next) {
-  if (next && randomize_runnext_off(p)) next = false;
+namespace {
+
+void runq_put_local(P* p, G* g, bool next) {
   p->runq.put(g, next, [p](G** batch, std::uint32_t n) {
     runtime* rt = p->m->rt;
     for (std::uint32_t i = 0; i + 1 < n; i++) batch[i]->schedlink = batch[i + 1];
-    std::lock_guard<futex_lock> l(rt->lock);
-    rt->runq.push_back_batch(batch[0], batch[n - 1], static_cast<std::int32_t>(n));
+    {
+      std::lock_guard<futex_lock> l(rt->lock);
+      rt->runq.push_back_batch(batch[0], batch[n - 1], static_cast<std::int32_t>(n));
+    }
+    // Work for every P now. With the steal knob off, the callers wake
+    // nobody for work on a local queue, so wake someone for this.
+    if (!p->knobs.steal) wakep(rt);
   });
+}
+
+}  // namespace
+
+void runq_put(P* p, G* g, bool next) {
+  // The runnext knob off: every G joins the ring's tail (FIFO).
+  if (next && (!p->knobs.runnext || randomize_runnext_off(p))) next = false;
+  runq_put_local(p, g, next);
+}
+
+void runq_unpick(P* p, G* g) {
+  // Whatever the runnext knob says: at the ring's tail, g could come back
+  // to pick_direct every time and never reach g0 (a locked fiber would
+  // never be handed over). The coin of a randomised build may still send
+  // it to the tail; it comes back to runnext at a later toss.
+  runq_put_local(p, g, !randomize_runnext_off(p));
 }
 
 // Carry out what the fiber g asked for when it switched out. g's context
@@ -303,7 +327,9 @@ void handle_action(M* m, G* g) {
       std::lock_guard<futex_lock> l(rt->lock);
       if (P* p = pidleget(rt)) {
         acquirep(m, p);
-        m->p->runq.put(g, true, [](G**, std::uint32_t) { fatal("exit_blocking", "runnext put overflowed"); });
+        // The P was idle, so its queues are empty: no overflow, which would
+        // take the sched lock we hold.
+        m->p->runq.put(g, m->p->knobs.runnext, [](G**, std::uint32_t) { fatal("exit_blocking", "runnext put overflowed"); });
       } else {
         globrunq_put(rt, g);
       }

@@ -41,7 +41,9 @@ constexpr std::uint64_t goid_batch = 16;
 // however fast a loop spawns, stacks are reused while still in cache, and a
 // thief that takes the waiting spawner takes the larger share of a fork-join
 // tree. Fresh stack pages are the dominant cost otherwise (first-touch page
-// faults; docs/benchmarks.md measures backlogs of 1 and 64).
+// faults; docs/benchmarks.md measures backlogs of 1 and 64). The knob
+// spawn_handoff (sched/knobs.hpp) turns the work-first half off, so that a
+// study can measure it: every new fiber then goes to runnext.
 constexpr std::uint32_t spawn_handoff_backlog = 1;
 
 std::uint64_t next_goid(runtime* rt, P* p) {
@@ -137,11 +139,20 @@ void spawn_commit(fiber* g, void (*entry)(void* storage), const std::source_loca
   if (c.kind == caller_kind::blocking) p = nullptr;
   prepare_fiber(rt, p, g, g->entry_arg);
   if (trace::enabled()) trace::spawned(m, g);
-  // No hand-off from a locked fiber: its M would run the new one.
-  if (p && p->runq.size() >= spawn_handoff_backlog && self->lockedm == nullptr && !randomize_no_handoff(m)) {
+  // No hand-off from a locked fiber: its M would run the new one; nor with
+  // the spawn_handoff knob off (then the new fiber waits in runnext).
+  if (p && p->runq.size() >= spawn_handoff_backlog && p->knobs.spawn_handoff && self->lockedm == nullptr &&
+      !randomize_no_handoff(m)) {
     m->action = m_action::handoff;
-    wakep(rt);  // the backlog is work for idle Ps
-    switch_to_fiber(m, self, g, true);  // handle_action queues self on the P's deque
+    if (p->knobs.steal) wakep(rt);  // the backlog is work for idle Ps (if they may steal)
+    if (__builtin_expect(p->knobs.direct_switch, 1)) {
+      switch_to_fiber(m, self, g, true);  // handle_action queues self on the P's deque
+    } else {
+      // The direct_switch knob off: through g0, which queues self and then
+      // runs g at once (execute).
+      m->handoff_next = g;
+      switch_to_g0(m, self);
+    }
     return;
   }
   if (p) {
@@ -160,7 +171,8 @@ void spawn_commit(fiber* g, void (*entry)(void* storage), const std::source_loca
       return;
     }
   }
-  wakep(rt);
+  // A new fiber in our runnext is work for an idle P, if it may steal it.
+  if (p == nullptr || p->knobs.steal) wakep(rt);
   leave_runtime(m);
 }
 

@@ -54,11 +54,12 @@ transfer_t finish_direct(transfer_t t) noexcept {
 }
 
 // The next fiber for a direct switch, or null (then go through g0):
-// picks from p's own queues unless p's timers are due. The pick may take
+// picks from p's own queues unless p's timers are due or the direct_switch
+// knob is off (sched/knobs.hpp: every switch then goes through g0). The pick may take
 // the sched lock (local_pick's fairness check), whose slow path can set
 // errno: the fiber's errno is kept, since it is saved only afterwards.
 G* pick_direct(M* m, P* p, bool& inherit_time) {
-  if (timers_due(p)) return nullptr;
+  if (!p->knobs.direct_switch || timers_due(p)) return nullptr;
   int* err = m->slots.err;
   const int saved_errno = *err;
   found f = local_pick(m->rt, p);
@@ -67,7 +68,7 @@ G* pick_direct(M* m, P* p, bool& inherit_time) {
   if (__builtin_expect(f.g->lockedm != nullptr, 0)) {
     // Locked to another M (sched/lockedm.hpp): g0 hands it over. It goes
     // first when g0 picks.
-    runq_put(p, f.g, true);
+    runq_unpick(p, f.g);
     return nullptr;
   }
   inherit_time = f.inherit_time;
@@ -77,7 +78,7 @@ G* pick_direct(M* m, P* p, bool& inherit_time) {
   const char* sp = static_cast<const char*>(f.g->ctx.fctx);
   if (sp - static_cast<const char*>(f.g->ctx.stack_lo) < direct_headroom) {
     // Already taken off the queue: it goes first when g0 picks.
-    runq_put(p, f.g, true);
+    runq_unpick(p, f.g);
     return nullptr;
   }
   return f.g;
@@ -116,16 +117,26 @@ void switch_to_fiber(M* m, G* g, G* next, bool inherit_time) {
 }
 
 void execute(M* m, G* g, bool inherit_time) {
-  start_running(m, g, inherit_time);
-  // From here until g calls into the runtime again, sysmon may take p.
-  leave_runtime(m);
-  transfer_t t = switch_context(g->ctx, m);  // g0 has no thread state to carry
-  // Only the fiber running on this M can switch to this M's g0; that is
-  // g, or a fiber g (or its successors) switched to directly.
-  G* cur = m->curg;
-  cur->ctx.fctx = t.fctx;
-  m->curg = nullptr;
-  handle_action(m, cur);
+  for (;;) {
+    start_running(m, g, inherit_time);
+    // From here until g calls into the runtime again, sysmon may take p.
+    leave_runtime(m);
+    transfer_t t = switch_context(g->ctx, m);  // g0 has no thread state to carry
+    // Only the fiber running on this M can switch to this M's g0; that is
+    // g, or a fiber g (or its successors) switched to directly.
+    G* cur = m->curg;
+    cur->ctx.fctx = t.fctx;
+    m->curg = nullptr;
+    handle_action(m, cur);
+    // A spawn hand-off that came through g0 (the direct_switch knob off):
+    // the new fiber runs now, inheriting the slice, as it would have after
+    // a direct switch. The M is still in the runtime, so the P is still
+    // ours (handle_action checked it).
+    g = m->handoff_next;
+    if (__builtin_expect(g == nullptr, 1)) return;
+    m->handoff_next = nullptr;
+    inherit_time = true;
+  }
 }
 
 void fiber_main(transfer_t t) {

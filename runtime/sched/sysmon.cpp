@@ -15,7 +15,6 @@
 #include "os/clock.hpp"
 #include "os/futex.hpp"
 #include "os/thread_state.hpp"
-#include "sched/fairness.hpp"
 #include "sched/idle.hpp"
 #include "sched/retake.hpp"
 #include "sched/runtime.hpp"
@@ -27,9 +26,11 @@ namespace goro::rt {
 
 namespace {
 
-constexpr std::int64_t preempt_ns = time_slice_ns;
 constexpr std::int64_t max_sleep_ns = 10'000'000;
-constexpr std::int64_t waiting_sleep_ns = 1'000'000;
+// How long sysmon sleeps at most while fibers wait behind a running one:
+// 1 ms, or a tenth of the time slice when that is shorter (the time_slice
+// knob), so that a fiber loses its P close to a slice after it started.
+std::int64_t waiting_sleep_ns(const runtime* rt) { return std::min<std::int64_t>(1'000'000, rt->knobs.time_slice_ns / 10); }
 constexpr std::int64_t netpoll_stale_ns = 10'000'000;  // Go's sysmon polls after 10 ms too
 
 // Sleep up to ns (forever if < 0) or until woken.
@@ -112,6 +113,8 @@ struct look {
 
 // One look at every P.
 look retake(runtime* rt, std::vector<watch>& w, std::int64_t now) {
+  // Go's forcePreemptNS: the time slice (10 ms; the time_slice knob).
+  const std::int64_t preempt_ns = rt->knobs.time_slice_ns;
   look r;
   bool& acted = r.acted;
   for (std::int32_t i = 0; i < rt->procs; i++) {
@@ -159,8 +162,9 @@ look retake(runtime* rt, std::vector<watch>& w, std::int64_t now) {
       }
     } else {
       if (ran < preempt_ns) {
-        // Queued work nobody is coming for (a lone runnext does not wake an M).
-        if (local_work && ran >= rt->sysmon_tick_ns && idle > 0 && spinning == 0) {
+        // Queued work nobody is coming for (a lone runnext does not wake an
+        // M); with the steal knob off, nobody could take it.
+        if (local_work && ran >= rt->sysmon_tick_ns && idle > 0 && spinning == 0 && rt->knobs.steal) {
           wakep(rt);
           acted = true;
         }
@@ -174,7 +178,7 @@ look retake(runtime* rt, std::vector<watch>& w, std::int64_t now) {
         }
         // A look before the 10 ms are up: ask the fiber to yield (it does if
         // it calls this_fiber::preempt_point()); retake at 10 ms if it has not.
-        if (wanted && ran + waiting_sleep_ns >= preempt_ns && !p->preempt.load(std::memory_order_relaxed))
+        if (wanted && ran + waiting_sleep_ns(rt) >= preempt_ns && !p->preempt.load(std::memory_order_relaxed))
           request_preempt(rt, p);
         continue;
       }
@@ -321,10 +325,10 @@ void sysmon_main(runtime* rt) {
     } else if (++idle_rounds > 50) {
       delay = std::min(delay * 2, max_sleep_ns);
     }
-    // Fibers waiting behind a running one: look at least every millisecond,
-    // so a fiber that does not yield loses its P close to 10 ms after it
-    // started (not up to 10 ms later).
-    sleep = r.waiting ? std::min(delay, waiting_sleep_ns) : delay;
+    // Fibers waiting behind a running one: look at least every millisecond
+    // (a tenth of a shorter time slice), so a fiber that does not yield
+    // loses its P close to a slice after it started (not up to 10 ms later).
+    sleep = r.waiting ? std::min(delay, waiting_sleep_ns(rt)) : delay;
     if (rt->schedtrace_ns > 0) {
       schedtrace_if_due(rt, last_trace, now);
       sleep = std::min(sleep, std::max<std::int64_t>(last_trace + rt->schedtrace_ns - now, rt->sysmon_tick_ns));

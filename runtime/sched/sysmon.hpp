@@ -6,11 +6,12 @@
 //  - inside goro::blocking for at least one tick (20 us by default): take
 //    the P and hand it to another M, unless nothing waits for it (no local
 //    work, and spinning or idle Ps exist to pick up new work) and the call
-//    has lasted less than 10 ms;
-//  - running the same fiber for a time slice (10 ms, fairness.hpp) while other
-//    fibers wait for that P, with its thread either computing (a hog) or
-//    asleep in the kernel (a blocking call nobody wrapped in goro::blocking;
-//    os/thread_state.hpp): take the P the same way. The fiber keeps its
+//    has lasted less than a time slice;
+//  - running the same fiber for a time slice (10 ms; the time_slice knob,
+//    sched/knobs.hpp, changes it) while other fibers wait for that P, with
+//    its thread either computing (a hog) or asleep in the kernel (a
+//    blocking call nobody wrapped in goro::blocking; os/thread_state.hpp):
+//    take the P the same way. The fiber keeps its
 //    thread and runs on; at its next runtime call it finds the P gone and
 //    its thread leaves the fiber to the queues (retake.hpp). A thread that is
 //    runnable but off the CPU keeps its P;
@@ -18,7 +19,8 @@
 //    while Ps are idle and nobody spins: wake a spinning M to steal it (a
 //    lone runnext fiber does not wake anyone when it is readied; see ready()).
 // It sleeps one tick between rounds, doubling up to 10 ms after 50 rounds
-// with nothing to do (at most 1 ms while fibers wait behind a running one),
+// with nothing to do (at most 1 ms, or a tenth of a shorter time slice,
+// while fibers wait behind a running one),
 // and sleeps without a timeout while every P is idle
 // (woken when a P leaves the idle list), so an idle runtime costs nothing.
 #pragma once

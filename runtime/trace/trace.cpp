@@ -25,6 +25,7 @@
 #include "os/clock.hpp"
 #include "os/membarrier.hpp"
 #include "sched/caller.hpp"
+#include "sched/retake.hpp"
 #include "sched/runtime.hpp"
 
 namespace goro::rt::trace {
@@ -971,10 +972,20 @@ namespace goro::trace {
 using namespace goro::rt::trace;
 
 void start(const std::string& path, const options& opts) {
-  registry& r = reg();
-  std::lock_guard<std::mutex> l(r.mu);
-  if (r.id != 0) throw std::logic_error("goro::trace::start: a trace is already being recorded");
-  begin_trace(r, path, opts, caller_runtime());
+  {
+    registry& r = reg();
+    std::lock_guard<std::mutex> l(r.mu);
+    if (r.id != 0) throw std::logic_error("goro::trace::start: a trace is already being recorded");
+    begin_trace(r, path, opts, caller_runtime());
+  }
+  // The calling fiber's run began before the trace: open one now, so that
+  // what it does next (spawns, wakes) has a run to start its arrows from.
+  const rt::caller c = rt::classify();
+  if (c.kind == rt::caller_kind::fiber) {
+    rt::M* m = c.m;
+    if (rt::enter_runtime(m) != nullptr) run_begin(m, c.g);
+    rt::leave_runtime(m);
+  }
 }
 
 bool stop() { return stop_trace(nullptr); }

@@ -78,7 +78,7 @@ TEST(RunQueue, StealTakesHalfRoundedUp) {
     run_queue<item, 256> victim, thief;
     std::vector<item> items(len);
     for (auto& it : items) victim.put(&it, false, no_overflow);
-    item* first = thief.steal_from(victim, false);
+    item* first = thief.steal_from(victim, false, false);
     ASSERT_NE(first, nullptr);
     std::uint32_t stolen = 1 + thief.size();
     EXPECT_EQ(stolen, len - len / 2) << "len " << len;
@@ -90,12 +90,30 @@ TEST(RunQueue, StealTakesHalfRoundedUp) {
   }
 }
 
+// The steal_amount knob's `one`: the oldest item alone, at every length;
+// runnext still only when the ring is empty.
+TEST(RunQueue, StealOneTakesTheOldest) {
+  for (std::uint32_t len = 1; len <= 256; len++) {
+    run_queue<item, 256> victim, thief;
+    std::vector<item> items(len);
+    for (auto& it : items) victim.put(&it, false, no_overflow);
+    EXPECT_EQ(thief.steal_from(victim, false, true), &items[0]) << "len " << len;
+    EXPECT_EQ(thief.size(), 0u);
+    EXPECT_EQ(victim.size(), len - 1);
+  }
+  run_queue<item, 8> victim, thief;
+  item a;
+  victim.put(&a, true, no_overflow);
+  EXPECT_EQ(thief.steal_from(victim, false, true), nullptr);
+  EXPECT_EQ(thief.steal_from(victim, true, true), &a);
+}
+
 TEST(RunQueue, StealTakesRunnextOnlyWhenAskedAndRingEmpty) {
   run_queue<item, 8> victim, thief;
   item a;
   victim.put(&a, true, no_overflow);
-  EXPECT_EQ(thief.steal_from(victim, false), nullptr);
-  EXPECT_EQ(thief.steal_from(victim, true), &a);
+  EXPECT_EQ(thief.steal_from(victim, false, false), nullptr);
+  EXPECT_EQ(thief.steal_from(victim, true, false), &a);
   EXPECT_TRUE(victim.empty());
 }
 
@@ -118,7 +136,7 @@ TEST(RunQueue, ConcurrentThievesTakeEveryItemExactlyOnce) {
     ts.emplace_back([&, k] {
       auto& mine = *tq[k];
       while (!done.load(std::memory_order_acquire)) {
-        if (item* it = mine.steal_from(owner, k == 0)) {
+        if (item* it = mine.steal_from(owner, k == 0, false)) {
           take(it);
           while (item* x = mine.get().item) take(x);
         }
