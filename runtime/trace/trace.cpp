@@ -957,6 +957,12 @@ void runtime_end(runtime* rt) {
 
 std::size_t chunks_mapped() noexcept { return mapped.load(std::memory_order_relaxed); }
 
+std::size_t buffers_created() {
+  registry& r = reg();
+  std::lock_guard<std::mutex> l(r.mu);
+  return r.buffers.size();
+}
+
 void flush_on_signal() noexcept {
   try {
     if (goro::trace::active()) goro::trace::flush();

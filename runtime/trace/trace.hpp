@@ -103,6 +103,9 @@ void runtime_end(runtime* rt);
 // Chunks of events mapped so far in this process (never unmapped; tests
 // check that a flight recording stays within its ring).
 std::size_t chunks_mapped() noexcept;
+// Event buffers created so far in this process (one per owner that ever
+// recorded at once; a new M gets one, and its ring share of chunks).
+std::size_t buffers_created();
 // SIGQUIT: write a flight recording (debug/stats.cpp's printing thread).
 void flush_on_signal() noexcept;
 
