@@ -31,6 +31,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <variant>
@@ -62,6 +63,18 @@ struct ctx_node;
 
 class context;
 class cancel_func;
+
+// Thrown by the waits of goro's toolkit (future::get(ctx), errgroup,
+// singleflight, pool, workflow) when the caller's context ends the wait.
+// err() is canceled or deadline_exceeded; what() is the context's cause().
+class context_done_error : public std::runtime_error {
+ public:
+  context_done_error(context_error e, const std::string& cause) : std::runtime_error(cause), err_(e) {}
+  context_error err() const noexcept { return err_; }
+
+ private:
+  context_error err_;
+};
 class after_func_handle;
 
 class context {
@@ -103,6 +116,9 @@ class context {
 };
 
 inline context background() noexcept { return context(); }
+
+// Throws context_done_error for ctx if it is done; returns otherwise.
+void throw_if_done(const context& ctx);
 
 // Cancels its context (and every descendant). Calling it again, or after
 // the context was cancelled otherwise, does nothing.

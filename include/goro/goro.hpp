@@ -6,6 +6,7 @@
 #include "goro/context.hpp"
 #include "goro/debug.hpp"
 #include "goro/fiber_local.hpp"
+#include "goro/future.hpp"
 #include "goro/go.hpp"
 #include "goro/io.hpp"
 #include "goro/net.hpp"

@@ -154,6 +154,11 @@ context_error context::err() const noexcept {
   return o ? o->err.load(std::memory_order_acquire) : context_error::none;
 }
 
+void throw_if_done(const context& ctx) {
+  const context_error e = ctx.err();
+  if (e != context_error::none) throw context_done_error(e, ctx.cause());
+}
+
 std::string context::cause() const {
   detail::ctx_node* o = n_ ? n_->owner : nullptr;
   if (o == nullptr || o->err.load(std::memory_order_acquire) == context_error::none) return {};
