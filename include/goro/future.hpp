@@ -143,7 +143,7 @@ class future_state {
   // exactly one of publish() and this function close it.
   chan<std::monostate> ready_channel() {
     bool close_now = false;
-    chan<std::monostate> c;
+    chan<std::monostate> c{nullptr};
     {
       std::lock_guard<spinlock> l(lock_);
       if (!ready_ch_) {
@@ -167,7 +167,7 @@ class future_state {
       throw std::future_error(std::future_errc::promise_already_satisfied);
   }
   void publish() {
-    chan<std::monostate> c;
+    chan<std::monostate> c{nullptr};
     {
       std::lock_guard<spinlock> l(lock_);
       // release: publishes value_ / error_ to is_ready()'s acquire.
@@ -180,7 +180,7 @@ class future_state {
 
   std::atomic<std::uint8_t> state_{empty};
   spinlock lock_;                 // orders publish() against ready_channel()
-  chan<std::monostate> ready_ch_;  // under lock_; nil until someone asks
+  chan<std::monostate> ready_ch_{nullptr};  // under lock_; nil until someone asks
   std::optional<value_type> value_;
   std::exception_ptr error_;
   wait_group wg_;  // count 1 until ready
@@ -380,7 +380,8 @@ auto async(F&& fn, Args&&... args) -> future<std::invoke_result_t<std::decay_t<F
   using R = std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>;
   promise<R> p;
   future<R> result = p.get_future();
-  go(
+  detail::spawn(
+      {}, std::source_location::current(),
       [](promise<R> pr, std::decay_t<F> f, std::decay_t<Args>... a) { detail::fulfil(pr, f, a...); },
       std::move(p), std::forward<F>(fn), std::forward<Args>(args)...);
   return result;
