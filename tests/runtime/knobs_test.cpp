@@ -527,9 +527,9 @@ int spinning_peak(int procs, int limit) {
       wg.add(64);
       for (int i = 0; i < 64; i++)
         goro::go([&, i] {
-          long x = i;
+          unsigned long x = i;  // unsigned: the hash wraps by design
           for (int k = 0; k < 2000; k++) x = x * 31 + k;  // a few microseconds
-          sum.fetch_add(x & 1);
+          sum.fetch_add(static_cast<long>(x & 1));
           wg.done();
         });
       wg.wait();
