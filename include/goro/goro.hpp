@@ -10,6 +10,7 @@
 #include "goro/go.hpp"
 #include "goro/io.hpp"
 #include "goro/net.hpp"
+#include "goro/pool.hpp"
 #include "goro/runtime.hpp"
 #include "goro/select.hpp"
 #include "goro/sync.hpp"
