@@ -11,6 +11,7 @@
 #include "goro/go.hpp"
 #include "goro/io.hpp"
 #include "goro/net.hpp"
+#include "goro/pool.hpp"
 #include "goro/runtime.hpp"
 #include "goro/select.hpp"
 #include "goro/singleflight.hpp"
