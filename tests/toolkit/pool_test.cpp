@@ -309,7 +309,7 @@ TEST_P(Pool, WaitReturnsOnceEveryTaskIsDone) {
     for (int round = 0; round < 3; round++) {
       std::atomic<int> done{0};
       for (int i = 0; i < n; i++)
-        p.submit([&] {
+        p.submit([&done, i] {
           if (i % 7 == 0) goro::this_fiber::yield();
           done++;
         });
