@@ -127,7 +127,7 @@ struct pool_options {
   // Workers taking tasks at once; at least 1 (else std::invalid_argument).
   std::int64_t capacity = 1;
   // A worker idle this long leaves; <= 0: never.
-  std::chrono::nanoseconds expiry = std::chrono::seconds(1);
+  std::chrono::nanoseconds expiry{std::chrono::seconds{1}};
   // Tasks accepted while every worker is busy (see the header comment); 0:
   // none. Negative: std::invalid_argument.
   std::int64_t queue_size = 0;
