@@ -38,7 +38,8 @@ enum class kind : std::uint8_t {
   begin,        // g starts a run: a = flow id (0: none), b = stolen-from P, c = from
   end,          // g's run ends: c = end reason, b = wait reason
   info,         // g's creation site: a = the source_location's bits
-  spawn,        // the running fiber created g: a = flow id
+  spawn,        // the running fiber created g: a = g's creation site (as info),
+                //   b = the flow's sequence number (flow_id with the buffer's owner)
   wake,         // the running fiber readied g: a = flow id
   steal,        // this P took g from P b
   block_begin,  // g enters goro::blocking holding P p (-1: none)
@@ -252,6 +253,14 @@ bool room(const handle& h, std::uint64_t need) {
   return true;
 }
 
+// Unique in the process, and below 2^53 (JSON numbers are doubles): 8 bits
+// of the trace id, 14 of the buffer's owner, 31 of the owner's count. A
+// spawn event carries only the count (its `a` holds the creation site);
+// the exporter rebuilds the id from the lane's owner.
+std::uint64_t flow_id(std::uint64_t trace, std::int64_t mid, std::uint32_t seq) noexcept {
+  return ((trace & 0xff) << 45) | ((static_cast<std::uint64_t>(mid + 2) & 0x3fff) << 31) | (seq & 0x7fffffff);
+}
+
 // A busy window on a buffer: events go in only if the trace is still the
 // one the buffer belongs to.
 class writer {
@@ -291,11 +300,11 @@ class writer {
     b->chunks[i / chunk_events][i % chunk_events] = e;
     b->n++;
   }
-  // Unique in the process, and below 2^53 (JSON numbers are doubles): 8
-  // bits of the trace id, 14 of the owner, 31 of its count.
-  std::uint64_t new_flow(std::uint64_t trace) noexcept {
-    return ((trace & 0xff) << 45) | ((static_cast<std::uint64_t>(b_->mid + 2) & 0x3fff) << 31) |
-           (++b_->flow_seq & 0x7fffffff);
+  // A new flow id (flow_id) and its sequence number.
+  std::uint64_t new_flow(std::uint64_t trace, std::uint32_t* seq = nullptr) noexcept {
+    const std::uint32_t n = static_cast<std::uint32_t>(++b_->flow_seq & 0x7fffffff);
+    if (seq != nullptr) *seq = n;
+    return flow_id(trace, b_->mid, n);
   }
 
  private:
@@ -390,9 +399,13 @@ void spawned(M* m, G* child) {
   const handle b = m_buffer(m);
   writer w(b);
   if (!w || open_run(m, b) == nullptr) return;
-  const std::uint64_t flow = w.new_flow(b.id);
-  w.put({tsc(), goid_of(child), flow, 0, kind::spawn, 0, m->trace_lane});
+  std::uint32_t seq = 0;
+  const std::uint64_t flow = w.new_flow(b.id, &seq);
+  // The creation site goes with the spawn, so that the child's first run
+  // needs no info event.
+  w.put({tsc(), goid_of(child), std::bit_cast<std::uint64_t>(site_of(child)), seq, kind::spawn, 0, m->trace_lane});
   child->trace_flow = flow;
+  child->trace_id = b.id;
 }
 
 void readied(M* m, G* g, bool by_fiber) {
@@ -498,6 +511,7 @@ struct lane_events {
 };
 
 struct snapshot {
+  std::uint64_t id = 0;  // the trace's number (flow ids carry it)
   std::vector<lane_events> lanes;
   // The creation sites of the traced runtime's live fibers, for those
   // whose `info` event a flight recording overwrote: (id, site bits).
@@ -518,6 +532,7 @@ snapshot take_snapshot(registry& r) {
   for (buffer* b : r.active)
     while (b->busy.load(std::memory_order_acquire) != 0) __builtin_ia32_pause();
   snapshot s;
+  s.id = r.id;
   s.tsc0 = r.tsc0;
   s.ns0 = r.ns0;
   s.tsc1 = tsc();
@@ -714,8 +729,11 @@ std::string to_json(const snapshot& s) {
           open = nullptr;
           break;
         case kind::spawn:
+          sites[e.g] = e.a;
+          if (e.p >= 0) sources[flow_id(s.id, l.mid, e.b)] = {ns(e.ts), e.p, true};
+          break;
         case kind::wake:
-          if (e.p >= 0) sources[e.a] = {ns(e.ts), e.p, e.k == kind::spawn};
+          if (e.p >= 0) sources[e.a] = {ns(e.ts), e.p, false};
           break;
         case kind::steal:
           if (e.p >= 0)

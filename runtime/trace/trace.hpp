@@ -6,8 +6,9 @@
 // on the hot paths, and an M's buffer follows the M, not the P, so that a
 // fiber whose P was retaken still ends its run in the right buffer. An
 // event is a TSC timestamp and a few words; the creation site of a fiber is
-// written once per trace (an `info` event, the first time it runs), never
-// walked from the stack. Off, every hook costs one relaxed load of `on`
+// written once per trace (with its spawn event, or an `info` event the
+// first time it runs if its spawn was not recorded), never walked from the
+// stack. Off, every hook costs one relaxed load of `on`
 // and a branch predicted not taken.
 //
 // Stopping. A writer marks its buffer busy, then re-reads `on`; the

@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """Checks a goro execution trace (docs/trace-format.md) for the trace tests.
 
-usage: check_trace.py TRACE [--fibers FILE] [--site TEXT] [--need KIND ...]
+usage: check_trace.py TRACE [--fibers FILE [--spawned]] [--site TEXT] [--need KIND ...]
 
 Always: the file parses as JSON in the object form; every event has the
 fields its phase needs; every lane with events is named; slices on one
 lane never overlap; every flow arrow is a start and a finish with one id,
 the start inside a slice on its lane, the finish at the start of a slice
 on its lane. --fibers: a file of fiber ids (one per line) that must each
-have a run. --site: some fiber slice's args.site ends with TEXT. --need:
+have a run; with --spawned, each one's first run also begins where a
+spawn arrow ends (the fibers were created by a fiber the trace saw run). --site: some fiber slice's args.site ends with TEXT. --need:
 at least one of each named thing: an instant name (steal, park, ...), a
 flow name (spawn, wake), a value of args.from (from:timer, ...), a slice
 category (cat:blocking), or a counter (counter:fibers).
@@ -31,11 +32,14 @@ def main():
         fail("no trace given")
     path = args.pop(0)
     fibers_file = site = None
+    spawned = False
     need = []
     while args:
         a = args.pop(0)
         if a == "--fibers":
             fibers_file = args.pop(0)
+        elif a == "--spawned":
+            spawned = True
         elif a == "--site":
             site = args.pop(0)
         elif a == "--need":
@@ -144,6 +148,21 @@ def main():
         if missing:
             fail("%d fibers without a run, e.g. %r" % (len(missing), sorted(missing)[:5]))
         print("check_trace: all %d fibers have runs" % len(want))
+        if spawned:
+            first = {}  # fiber -> (start, lane) of its first run
+            for tid, v in slices.items():
+                for a, _, e in v:
+                    g = e["args"].get("g") if e["cat"] == "fiber" else None
+                    if g in want and (g not in first or a < first[g][0]):
+                        first[g] = (a, tid)
+            ends = defaultdict(list)  # lane -> finish times of spawn arrows
+            for pair in flows.values():
+                if pair["f"]["name"] == "spawn":
+                    ends[pair["f"]["tid"]].append(pair["f"]["ts"])
+            lost = [g for g, (a, tid) in first.items() if not any(abs(t - a) <= 0.0005 for t in ends[tid])]
+            if lost:
+                fail("%d fibers whose first run no spawn arrow reaches, e.g. %r" % (len(lost), sorted(lost)[:5]))
+            print("check_trace: every one's first run is reached by a spawn arrow")
     if site:
         if not any(e["cat"] == "fiber" and e["args"]["site"].endswith(site)
                    for v in slices.values() for _, _, e in v):

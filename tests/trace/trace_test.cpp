@@ -91,7 +91,7 @@ TEST_P(Trace, EveryFiberOfASmallWorkloadHasARunAndArrowsJoinSlices) {
       if (l.find("// TRACE-" "SITE") != std::string::npos) line = k;
   }
   ASSERT_GT(line, 0);
-  EXPECT_EQ(check(path, "--fibers '" + fibers + "' --site 'trace_test.cpp:" + std::to_string(line) +
+  EXPECT_EQ(check(path, "--fibers '" + fibers + "' --spawned --site 'trace_test.cpp:" + std::to_string(line) +
                             "' --need spawn wake park from:spawn from:wake"),
             0);
   std::remove(path.c_str());
