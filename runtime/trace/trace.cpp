@@ -82,6 +82,7 @@ struct buffer {
   bool owner_ended = false;
   std::vector<event*> chunks;
   std::uint64_t n = 0;         // events written (a ring keeps the last chunks * chunk_events)
+  std::uint64_t at = 0;        // where the next goes: n, or n modulo a ring's size (no division)
   std::uint64_t dropped = 0;   // events lost to a full trace
   bool ring = false;
   std::int64_t mid = -1;       // lane owner: an M's id, -1 for sysmon
@@ -163,6 +164,7 @@ buffer* join_trace(registry& r, buffer* b, const runtime* rt, std::int64_t mid) 
   }
   b->trace_id = r.id;
   b->n = 0;
+  b->at = 0;
   b->dropped = 0;
   b->mid = mid;
   b->flow_seq = 0;
@@ -296,9 +298,10 @@ class writer {
       b->dropped++;
       return;
     }
-    const std::uint64_t i = b->ring ? b->n % cap : b->n;
+    const std::uint64_t i = b->at;
     b->chunks[i / chunk_events][i % chunk_events] = e;
     b->n++;
+    b->at = b->ring && i + 1 == cap ? 0 : i + 1;
   }
   // A new flow id (flow_id) and its sequence number.
   std::uint64_t new_flow(std::uint64_t trace, std::uint32_t* seq = nullptr) noexcept {
