@@ -70,7 +70,7 @@
 //  - wait() blocks until every task submitted so far has finished; from a
 //    worker of the pool it throws std::logic_error (it would wait for
 //    itself).
-// Memory order: all the pool's state is under one goro::mutex; the counters
+// Memory order: all the pool's state is under one spinlock (mu_); the counters
 // are atomics written under it (relaxed) so that they can be read without
 // it, as snapshots. A task is handed to a worker through a semaphore, whose
 // release/acquire orders the hand-off.
@@ -96,6 +96,7 @@
 
 #include "goro/chan.hpp"
 #include "goro/context.hpp"
+#include "goro/detail/spinlock.hpp"
 #include "goro/errors.hpp"
 #include "goro/fiber_local.hpp"
 #include "goro/future.hpp"
@@ -226,13 +227,6 @@ inline fiber_local<const void*>& pool_worker_tag() {
   return *tag;
 }
 
-// Takes m while the calling fiber is being unwound (goro::fiber_cancelled in
-// flight): lock() could park and be cancelled again, so poll. Nobody holds a
-// pool's mutex across a wait, so this ends.
-inline void lock_while_unwinding(goro::mutex& m) {
-  while (!m.try_lock()) this_fiber::yield();
-}
-
 class pool_state : public std::enable_shared_from_this<pool_state> {
  public:
   explicit pool_state(pool_options o)
@@ -258,7 +252,7 @@ class pool_state : public std::enable_shared_from_this<pool_state> {
     if (ctx) throw_if_done(*ctx);
     if (this_fiber::id() == 0)
       throw std::logic_error("goro::pool: submit must be called from a fiber of the pool's runtime");
-    std::unique_lock<goro::mutex> lk(mu_);
+    std::unique_lock<detail::spinlock> lk(mu_);
     if (released_) throw pool_closed_error("goro::pool: submit on a released pool");
     if (!idle_.empty()) {
       worker* w = idle_.back();
@@ -308,8 +302,7 @@ class pool_state : public std::enable_shared_from_this<pool_state> {
       else
         rec.sem.acquire();
     } catch (const fiber_cancelled&) {
-      lock_while_unwinding(mu_);
-      std::lock_guard<goro::mutex> g(mu_, std::adopt_lock);
+      std::lock_guard<detail::spinlock> g(mu_);
       if (!rec.accepted && !rec.closed) drop_waiter_locked(&rec);
       throw;
     }
@@ -324,7 +317,7 @@ class pool_state : public std::enable_shared_from_this<pool_state> {
 
   void tune(std::int64_t n) {
     if (n < 1) throw std::invalid_argument("goro::pool::tune: capacity must be at least 1");
-    std::unique_lock<goro::mutex> lk(mu_);
+    std::unique_lock<detail::spinlock> lk(mu_);
     capacity_.store(n, std::memory_order_relaxed);
     std::int64_t running = running_.load(std::memory_order_relaxed);
     if (running > n) {
@@ -340,7 +333,7 @@ class pool_state : public std::enable_shared_from_this<pool_state> {
   }
 
   void release() {
-    std::lock_guard<goro::mutex> lk(mu_);
+    std::lock_guard<detail::spinlock> lk(mu_);
     if (released_) return;
     released_ = true;
     retire_oldest_locked(idle_.size());
@@ -355,19 +348,19 @@ class pool_state : public std::enable_shared_from_this<pool_state> {
 
   template <class Rep, class Period>
   bool wait_gone(const std::chrono::duration<Rep, Period>& d) {
-    std::unique_lock<goro::mutex> lk(mu_);
+    std::unique_lock<detail::spinlock> lk(mu_);
     return gone_cv_.wait_for(lk, d, [&] { return fibers_ == 0; });
   }
 
   void reboot() {
-    std::lock_guard<goro::mutex> lk(mu_);
+    std::lock_guard<detail::spinlock> lk(mu_);
     released_ = false;
   }
 
   void wait() {
     if (this_fiber::id() != 0 && pool_worker_tag().get() == this)
       throw std::logic_error("goro::pool::wait: called by a worker of the same pool (it would wait for itself)");
-    std::unique_lock<goro::mutex> lk(mu_);
+    std::unique_lock<detail::spinlock> lk(mu_);
     idle_waiters_++;
     try {
       done_cv_.wait(lk, [&] { return pending_.load(std::memory_order_relaxed) == 0; });
@@ -381,7 +374,7 @@ class pool_state : public std::enable_shared_from_this<pool_state> {
   bool wait_for(const std::chrono::duration<Rep, Period>& d) {
     if (this_fiber::id() != 0 && pool_worker_tag().get() == this)
       throw std::logic_error("goro::pool::wait_for: called by a worker of the same pool (it would wait for itself)");
-    std::unique_lock<goro::mutex> lk(mu_);
+    std::unique_lock<detail::spinlock> lk(mu_);
     idle_waiters_++;
     bool ok = done_cv_.wait_for(lk, d, [&] { return pending_.load(std::memory_order_relaxed) == 0; });
     idle_waiters_--;
@@ -389,7 +382,7 @@ class pool_state : public std::enable_shared_from_this<pool_state> {
   }
 
   bool released() {
-    std::lock_guard<goro::mutex> lk(mu_);
+    std::lock_guard<detail::spinlock> lk(mu_);
     return released_;
   }
 
@@ -445,7 +438,7 @@ class pool_state : public std::enable_shared_from_this<pool_state> {
 
   // Starts a worker (first task t, may be empty). mu_ is held on entry and
   // on return, released around go(): the new fiber may run at once.
-  void spawn_locked(std::unique_lock<goro::mutex>& lk, pool_task t) {
+  void spawn_locked(std::unique_lock<detail::spinlock>& lk, pool_task t) {
     add(running_, 1);
     fibers_++;
     bool with_purger = false;
@@ -560,7 +553,7 @@ class pool_state : public std::enable_shared_from_this<pool_state> {
         run_task(t);  // fiber_cancelled: leave at once, see below
         ran = true;
       }
-      std::unique_lock<goro::mutex> lk(mu_);
+      std::unique_lock<detail::spinlock> lk(mu_);
       if (ran) finish_locked();
       ran = false;
       if ((released_ && queue_.empty()) ||
@@ -593,8 +586,7 @@ class pool_state : public std::enable_shared_from_this<pool_state> {
       } catch (const fiber_cancelled&) {
         // The runtime is unwinding this idle worker (the pool was never
         // released): leave idle_ so that nobody hands w a task.
-        lock_while_unwinding(mu_);
-        std::lock_guard<goro::mutex> g(mu_, std::adopt_lock);
+        std::lock_guard<detail::spinlock> g(mu_);
         for (auto it = idle_.begin(); it != idle_.end(); ++it) {
           if (*it == &w) {
             idle_.erase(it);
@@ -610,7 +602,7 @@ class pool_state : public std::enable_shared_from_this<pool_state> {
       if (w.stop) break;
       t = std::move(w.slot);
     }
-    std::lock_guard<goro::mutex> lk(mu_);
+    std::lock_guard<detail::spinlock> lk(mu_);
     fibers_--;
     notify_locked();
   }
@@ -637,7 +629,7 @@ class pool_state : public std::enable_shared_from_this<pool_state> {
     for (;;) {
       bool stopped = false;
       goro::select(on_recv(tick.channel()), on_recv(stop, [&] { stopped = true; }));
-      std::lock_guard<goro::mutex> lk(mu_);
+      std::lock_guard<detail::spinlock> lk(mu_);
       if (stopped || purger_gen_ != gen) break;
       // Idle since before the previous tick: idle for at least one period
       // (and less than two). Ticks, not clock reads, so that going idle
@@ -654,7 +646,7 @@ class pool_state : public std::enable_shared_from_this<pool_state> {
         break;
       }
     }
-    std::lock_guard<goro::mutex> lk(mu_);
+    std::lock_guard<detail::spinlock> lk(mu_);
     fibers_--;
     notify_locked();
   }
@@ -666,7 +658,11 @@ class pool_state : public std::enable_shared_from_this<pool_state> {
   const std::function<void(std::exception_ptr)> handler_;
   const std::size_t stack_size_;
 
-  goro::mutex mu_;
+  // Held for a few dozen instructions at a time, never across a wait (a
+  // condition variable's wait releases it once the fiber has switched
+  // out): a spinlock, since a parking mutex would put the submitter and
+  // the workers to sleep on each other at every task.
+  detail::spinlock mu_;
   // Under mu_:
   bool released_ = false;
   std::vector<worker*> idle_;     // oldest idle first; the newest is reused first
