@@ -450,6 +450,72 @@ result echo_bench(std::int64_t n) {
   });
 }
 
+// ---------------------------------------------------------------------------
+// pool: n tiny tasks through a goro::pool of pool_workers workers with a
+// queue of as many places (the Go peer's buffered channel of workers),
+// submitted by one fiber; each adds its index to a sum. The `#` line gives,
+// from the same run, the same tasks through the pool without a queue (ants'
+// direct hand-off, the pool's default) and as plain go() + wait_group.
+constexpr int pool_workers = 1000;
+
+// Runs n tasks through submit(i) and returns seconds; sum must match.
+template <class Submit, class Wait>
+double time_tasks(std::int64_t n, std::atomic<std::int64_t>& sum, Submit submit, Wait wait) {
+  sum.store(0, std::memory_order_relaxed);  // before any task exists
+  auto start = clock_type::now();
+  for (std::int64_t i = 0; i < n; i++) submit(i);
+  wait();
+  return since(start);
+}
+
+result pool_bench(std::int64_t n) {
+  return goro::run({.procs = procs}, [n] {
+    const std::int64_t want = n * (n - 1) / 2;
+    std::atomic<std::int64_t> sum{0};
+    auto task = [&sum](std::int64_t i) {
+      return [&sum, i] { sum.fetch_add(i, std::memory_order_relaxed); };  // relaxed: read after the wait
+    };
+    std::string bad;
+    auto check = [&](const char* what) {
+      const std::int64_t got = sum.load();
+      if (got != want) bad += std::string(what) + " sum=" + std::to_string(got) + " want " + std::to_string(want) + "; ";
+    };
+
+    goro::pool queued({.capacity = pool_workers, .queue_size = pool_workers});
+    const double s = time_tasks(
+        n, sum, [&](std::int64_t i) { queued.submit(task(i)); }, [&] { queued.wait(); });
+    check("pool with a queue");
+    queued.release();
+
+    goro::pool direct({.capacity = pool_workers});
+    const double direct_s = time_tasks(
+        n, sum, [&](std::int64_t i) { direct.submit(task(i)); }, [&] { direct.wait(); });
+    check("pool without a queue");
+    direct.release();
+
+    goro::wait_group wg;
+    wg.add(n);
+    const double plain_s = time_tasks(
+        n, sum,
+        [&](std::int64_t i) {
+          goro::go([&wg, t = task(i)]() mutable {
+            t();
+            wg.done();
+          });
+        },
+        [&] { wg.wait(); });
+    check("go+wait_group");
+
+    result r{n, s, s * 1e9 / double(n), "ns/task", bad.empty(), {}, bad};
+    char buf[200];
+    std::snprintf(buf, sizeof buf,
+                  "# workload=pool workers=%d queue=%d no_queue_ns_per_task=%.1f go_wait_group_ns_per_task=%.1f",
+                  pool_workers, pool_workers, direct_s * 1e9 / double(n), plain_s * 1e9 / double(n));
+    r.note = buf;
+    return r;
+  });
+}
+
 struct workload {
   const char* name;
   std::int64_t def_n;
@@ -472,6 +538,7 @@ const workload workloads[] = {
     {"timers", 100000, timers_bench, nullptr},
     {"parked_memory", 1000000, parked_memory, nullptr},
     {"echo", 1000000, echo_bench, nullptr},
+    {"pool", 1000000, pool_bench, nullptr},
 };
 
 

@@ -12,9 +12,16 @@
 //  - Workers are fibers, started lazily, at most capacity() of them taking
 //    tasks at once. A task goes straight to an idle worker (the one idle the
 //    shortest time), else to a new worker while running() < capacity();
-//    else the pool is full and the submitter waits, first come first served,
-//    until a worker finishes its task and takes the oldest waiting task.
-//    There is no queue of tasks besides the waiting submitters.
+//    else, with options::queue_size = q > 0, into a queue of at most q
+//    tasks that workers take in order as they finish (the bounded worker
+//    pool of a buffered channel); else the pool is full and the submitter
+//    waits, first come first served, until a worker finishes its task and
+//    takes the oldest waiting task (into the queue, when there is one). The
+//    default q = 0 is ants' direct hand-off: no task is accepted that no
+//    worker can start at once. A queue trades that for throughput: a
+//    submitter does not wait for a worker per task. Invariants: the queue
+//    is not empty only while every worker is busy, and submitters wait only
+//    while it is full.
 //  - submit(fn) waits while the pool is full; try_submit(fn) returns false
 //    instead; submit(ctx, fn) gives up when ctx is done (also when it is done
 //    before the call), throwing goro::context_done_error, and the task is
@@ -54,7 +61,7 @@
 //    workers. options::expiry <= 0: workers never expire.
 //  - release() closes the pool: idle workers leave, waiting submitters and
 //    later submits throw pool_closed_error, busy workers leave once their
-//    task ends. It does not wait; release(timeout) also waits, up to
+//    task ends and the queue is empty (a queued task was accepted: it runs). It does not wait; release(timeout) also waits, up to
 //    timeout, until every fiber of the pool has left, and says whether they
 //    did. reboot() opens a released pool again (a no-op on an open one).
 //    The destructor calls release(): it never waits, and workers still
@@ -74,6 +81,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <deque>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -119,7 +127,10 @@ struct pool_options {
   // Workers taking tasks at once; at least 1 (else std::invalid_argument).
   std::int64_t capacity = 1;
   // A worker idle this long leaves; <= 0: never.
-  std::chrono::nanoseconds expiry = std::chrono::seconds(1);
+  std::chrono::nanoseconds expiry{std::chrono::seconds{1}};
+  // Tasks accepted while every worker is busy (see the header comment); 0:
+  // none. Negative: std::invalid_argument.
+  std::int64_t queue_size = 0;
   // Submitters that may wait at once for a full pool; 0: any number.
   // Negative: std::invalid_argument.
   std::int64_t max_blocking_submitters = 0;
@@ -226,11 +237,13 @@ class pool_state : public std::enable_shared_from_this<pool_state> {
  public:
   explicit pool_state(pool_options o)
       : expiry_(o.expiry),
+        queue_cap_(o.queue_size > 0 ? static_cast<std::size_t>(o.queue_size) : 0),
         max_waiting_(o.max_blocking_submitters),
         nonblocking_(o.nonblocking),
         handler_(std::move(o.panic_handler)),
         stack_size_(o.stack_size) {
     if (o.capacity < 1) throw std::invalid_argument("goro::pool: capacity must be at least 1");
+    if (o.queue_size < 0) throw std::invalid_argument("goro::pool: queue_size must not be negative");
     if (o.max_blocking_submitters < 0)
       throw std::invalid_argument("goro::pool: max_blocking_submitters must not be negative");
     capacity_.store(o.capacity, std::memory_order_relaxed);  // not shared yet
@@ -261,6 +274,12 @@ class pool_state : public std::enable_shared_from_this<pool_state> {
     if (running_.load(std::memory_order_relaxed) < capacity_.load(std::memory_order_relaxed)) {
       add(pending_, 1);
       spawn_locked(lk, std::move(t));
+      return true;
+    }
+    if (queue_.size() < queue_cap_) {
+      queue_.push_back(std::move(t));
+      add(queued_, 1);
+      add(pending_, 1);
       return true;
     }
     // Full.
@@ -313,8 +332,9 @@ class pool_state : public std::enable_shared_from_this<pool_state> {
       std::size_t k = std::min<std::size_t>(idle_.size(), static_cast<std::size_t>(running - n));
       retire_oldest_locked(k);
     } else if (!released_) {
-      // Workers for the waiting submitters; each takes a waiting task first.
-      std::int64_t k = std::min<std::int64_t>(n - running, static_cast<std::int64_t>(waiters_.size()));
+      // Workers for the queued tasks and the waiting submitters; each takes
+      // one of those first.
+      std::int64_t k = std::min<std::int64_t>(n - running, static_cast<std::int64_t>(queue_.size() + waiters_.size()));
       for (; k > 0; k--) spawn_locked(lk, pool_task());
     }
   }
@@ -381,13 +401,14 @@ class pool_state : public std::enable_shared_from_this<pool_state> {
   std::int64_t completed() const noexcept { return completed_.load(std::memory_order_relaxed); }
   std::int64_t failed() const noexcept { return failed_.load(std::memory_order_relaxed); }
   std::int64_t pending() const noexcept { return pending_.load(std::memory_order_relaxed); }
+  std::int64_t queued() const noexcept { return queued_.load(std::memory_order_relaxed); }
 
  private:
   // A worker, on its own fiber's stack. In idle_ while it waits for a task.
   struct worker {
     pool_task slot;                    // written by the waker under mu_, read after wake
     bool stop = false;                 // likewise: leave instead of taking slot
-    std::int64_t last_used_ns = 0;     // under mu_
+    std::uint64_t idle_since = 0;      // under mu_: the purger's tick count when it went idle
     goro::semaphore wake;
   };
   // A submitter waiting for a full pool, on its own stack; in waiters_
@@ -410,10 +431,6 @@ class pool_state : public std::enable_shared_from_this<pool_state> {
   // Writers hold mu_; relaxed (see the header comment).
   static void add(std::atomic<std::int64_t>& a, std::int64_t d) noexcept {
     a.store(a.load(std::memory_order_relaxed) + d, std::memory_order_relaxed);
-  }
-
-  static std::int64_t now_ns() noexcept {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(steady_clock::now().time_since_epoch()).count();
   }
 
   void drop_waiter_locked(waiter* r) noexcept {
@@ -546,21 +563,28 @@ class pool_state : public std::enable_shared_from_this<pool_state> {
       std::unique_lock<goro::mutex> lk(mu_);
       if (ran) finish_locked();
       ran = false;
-      if (released_ || running_.load(std::memory_order_relaxed) > capacity_.load(std::memory_order_relaxed)) {
+      if ((released_ && queue_.empty()) ||
+          running_.load(std::memory_order_relaxed) > capacity_.load(std::memory_order_relaxed)) {
         add(running_, -1);
         break;
       }
-      if (!waiters_.empty()) {
-        waiter* r = waiters_.front();
-        waiters_.erase(waiters_.begin());
-        add(waiting_, -1);
-        t = std::move(r->task);
-        r->accepted = true;
-        add(pending_, 1);
-        r->wake();  // under mu_: r lives until its submitter sees `accepted`
+      if (!queue_.empty()) {
+        t = std::move(queue_.front());
+        queue_.pop_front();
+        add(queued_, -1);
+        // The queue was full if anyone waits: the oldest waiter's task
+        // takes the freed place.
+        if (!waiters_.empty()) {
+          queue_.push_back(accept_oldest_waiter_locked());
+          add(queued_, 1);
+        }
         continue;
       }
-      w.last_used_ns = now_ns();
+      if (!waiters_.empty()) {
+        t = accept_oldest_waiter_locked();
+        continue;
+      }
+      w.idle_since = purge_ticks_;
       idle_.push_back(&w);
       add(idle_n_, 1);
       lk.unlock();
@@ -591,6 +615,19 @@ class pool_state : public std::enable_shared_from_this<pool_state> {
     notify_locked();
   }
 
+  // Takes the oldest waiting submitter's task (now counted as pending) and
+  // wakes the submitter: its submit returns.
+  pool_task accept_oldest_waiter_locked() {
+    waiter* r = waiters_.front();
+    waiters_.erase(waiters_.begin());
+    add(waiting_, -1);
+    pool_task t = std::move(r->task);
+    r->accepted = true;
+    add(pending_, 1);
+    r->wake();  // under mu_: r lives until its submitter sees `accepted`
+    return t;
+  }
+
   static void purger_main(std::shared_ptr<pool_state> st, std::uint64_t gen, chan<std::monostate> stop) {
     st->purge(gen, std::move(stop));
   }
@@ -602,9 +639,12 @@ class pool_state : public std::enable_shared_from_this<pool_state> {
       goro::select(on_recv(tick.channel()), on_recv(stop, [&] { stopped = true; }));
       std::lock_guard<goro::mutex> lk(mu_);
       if (stopped || purger_gen_ != gen) break;
-      const std::int64_t cutoff = now_ns() - expiry_.count();
+      // Idle since before the previous tick: idle for at least one period
+      // (and less than two). Ticks, not clock reads, so that going idle
+      // costs no clock read.
+      purge_ticks_++;
       std::size_t k = 0;
-      while (k < idle_.size() && idle_[k]->last_used_ns <= cutoff) k++;  // idle_ is oldest first
+      while (k < idle_.size() && purge_ticks_ - idle_[k]->idle_since >= 2) k++;  // idle_ is oldest first
       retire_oldest_locked(k);
       if (running_.load(std::memory_order_relaxed) == 0) {
         // Nothing left to expire: stop until the next worker starts.
@@ -620,6 +660,7 @@ class pool_state : public std::enable_shared_from_this<pool_state> {
   }
 
   const std::chrono::nanoseconds expiry_;
+  const std::size_t queue_cap_;
   const std::int64_t max_waiting_;
   const bool nonblocking_;
   const std::function<void(std::exception_ptr)> handler_;
@@ -630,16 +671,18 @@ class pool_state : public std::enable_shared_from_this<pool_state> {
   bool released_ = false;
   std::vector<worker*> idle_;     // oldest idle first; the newest is reused first
   std::vector<waiter*> waiters_;  // oldest first
+  std::deque<pool_task> queue_;   // oldest first; at most queue_cap_
   std::int64_t fibers_ = 0;       // worker and purger fibers not yet ended
   std::int64_t idle_waiters_ = 0; // callers in wait() / wait_for()
   bool purger_on_ = false;
   std::uint64_t purger_gen_ = 0;
+  std::uint64_t purge_ticks_ = 0;  // expiry periods the purgers have seen
   chan<std::monostate> purger_stop_{nullptr};
   goro::condition_variable done_cv_;  // pending_ reached 0
   goro::condition_variable gone_cv_;  // fibers_ reached 0
   // Written under mu_ (failed_ excepted), read anywhere.
   std::atomic<std::int64_t> capacity_{0}, running_{0}, idle_n_{0}, waiting_{0}, completed_{0}, failed_{0},
-      pending_{0};
+      pending_{0}, queued_{0};
 };
 
 }  // namespace detail
@@ -713,6 +756,7 @@ class pool {
   std::int64_t completed() const noexcept { return st_->completed(); }
   std::int64_t failed() const noexcept { return st_->failed(); }
   std::int64_t pending() const noexcept { return st_->pending(); }  // submitted, not finished
+  std::int64_t queued() const noexcept { return st_->queued(); }    // accepted, no worker yet
 
  private:
   template <class F>
@@ -749,6 +793,7 @@ class pool_with_func : private pool {
   using pool::failed;
   using pool::idle;
   using pool::pending;
+  using pool::queued;
   using pool::reboot;
   using pool::release;
   using pool::released;

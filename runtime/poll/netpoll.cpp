@@ -1,6 +1,7 @@
 // The epoll instance of a runtime and polling it (see netpoll.hpp).
 #include "poll/netpoll.hpp"
 
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -69,6 +70,9 @@ void netpoll_close(runtime* rt) {
   poller& pl = rt->poll;
   if (!pl.ready.load(std::memory_order_acquire)) return;
   pd_orphan_all(rt);
+  // acquire: a pd_free that used the runtime has finished with it (its
+  // release decrement). A short wait: each holds it for an epoll_ctl.
+  while (pl.freeing.load(std::memory_order_acquire) != 0) sched_yield();
   close(pl.evfd);
   close(pl.epfd);
   pl.evfd = pl.epfd = -1;

@@ -59,6 +59,14 @@ struct poller {
   // The open records (poll/poll_desc.hpp), orphaned when the runtime ends.
   futex_lock records_lock;
   poll_desc* records = nullptr;
+  // pd_free calls that read this runtime from a record and have not yet
+  // finished with it (a thread outside the runtime may close a descriptor
+  // while the runtime ends). netpoll_close waits for zero after orphaning
+  // the records, before the epoll instance and the runtime go away.
+  // Incremented under the record's lock while its rt is set, so a count
+  // not yet seen by that wait is impossible (pd_orphan_all takes the same
+  // lock to clear rt first).
+  std::atomic<std::int32_t> freeing{0};
 };
 
 // Create rt's epoll instance and eventfd if not yet made. Throws

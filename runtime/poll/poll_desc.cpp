@@ -78,12 +78,21 @@ bool link_record(runtime* rt, poll_desc* pd) {
   return first;
 }
 
-void unlink_record(runtime* rt, poll_desc* pd) {
-  std::lock_guard<futex_lock> l(rt->poll.records_lock);
+// records_lock held.
+void unlink_record_locked(runtime* rt, poll_desc* pd) {
   rt->poll.records_open.fetch_sub(1, std::memory_order_seq_cst);
   if (pd->prev) pd->prev->next = pd->next; else rt->poll.records = pd->next;
   if (pd->next) pd->next->prev = pd->prev;
   pd->prev = pd->next = nullptr;
+}
+
+// From here on, events still queued in the kernel for this record carry
+// the old tag and are dropped (pd_event). Record lock held.
+void retire_locked(poll_desc* pd) noexcept {
+  pd->seq++;
+  pd->fd = -1;
+  pd->rt = nullptr;
+  pd->closing = true;
 }
 
 // Take every waiter off `q` (claiming each), mark it with `ok` and chain it
@@ -205,20 +214,29 @@ void pd_free(poll_desc* pd) noexcept {
     GORO_CHECK(pd->rq.empty() && pd->wq.empty(), "poll record freed with waiters");
     rt = pd->rt;
     fd = pd->fd;
-    // From here on, events still queued in the kernel for this record
-    // carry the old tag and are dropped (pd_event).
-    pd->seq++;
-    pd->fd = -1;
-    pd->rt = nullptr;
-    pd->closing = true;
+    // Pin the runtime (see poller::freeing): the caller may be a thread
+    // outside it, racing its end. relaxed: the record's lock orders it
+    // before pd_orphan_all's clearing of rt, and so before netpoll_close's
+    // wait.
+    if (rt != nullptr) rt->poll.freeing.fetch_add(1, std::memory_order_relaxed);
   }
   if (rt != nullptr) {
-    // The runtime is still alive (else pd_orphan_all unlinked us, and its
-    // epoll instance is gone). Deregister before the caller closes fd: a
-    // dup of fd elsewhere would otherwise keep the registration alive.
+    // Deregister before the caller closes fd: a dup of fd elsewhere would
+    // otherwise keep the registration alive. The epoll instance is open
+    // while the runtime is pinned (even if it was orphaned meanwhile).
     epoll_ctl(rt->poll.epfd, EPOLL_CTL_DEL, fd, nullptr);
-    unlink_record(rt, pd);
+    std::lock_guard<futex_lock> records(rt->poll.records_lock);
+    std::lock_guard<detail::spinlock> l(pd->lock);
+    // Still linked unless pd_orphan_all took it off the list meanwhile
+    // (it clears rt under both locks, as here).
+    if (pd->rt == rt) unlink_record_locked(rt, pd);
+    retire_locked(pd);
+  } else {
+    std::lock_guard<detail::spinlock> l(pd->lock);
+    retire_locked(pd);
   }
+  // release: our uses of the runtime happen before netpoll_close frees it.
+  if (rt != nullptr) rt->poll.freeing.fetch_sub(1, std::memory_order_release);
   release_record(pd);
 }
 

@@ -57,12 +57,12 @@ auto stuck(goro::chan<int> gate) {
   return [gate]() mutable { gate.recv(); };
 }
 
-TEST_P(Pool, CapacityIsNeverExceeded) {
+void capacity_is_never_exceeded(const goro::options& o, std::int64_t queue_size) {
   const int per = static_cast<int>(goro_test::scaled(2000));
   concurrency c;
   std::atomic<int> ran{0};
-  goro::run(opts(), [&] {
-    goro::pool p({.capacity = 8});
+  goro::run(o, [&] {
+    goro::pool p({.capacity = 8, .queue_size = queue_size});
     goro::wait_group submitters;
     submitters.add(4);
     for (int s = 0; s < 4; s++)
@@ -88,6 +88,9 @@ TEST_P(Pool, CapacityIsNeverExceeded) {
   EXPECT_LE(c.max.load(), 8);
   EXPECT_GE(c.max.load(), 1);
 }
+
+TEST_P(Pool, CapacityIsNeverExceeded) { capacity_is_never_exceeded(opts(), 0); }
+TEST_P(Pool, CapacityIsNeverExceededWithAQueue) { capacity_is_never_exceeded(opts(), 16); }
 
 TEST_P(Pool, TrySubmitFailsWhenFull) {
   goro::run(opts(), [&] {
@@ -309,7 +312,7 @@ TEST_P(Pool, WaitReturnsOnceEveryTaskIsDone) {
     for (int round = 0; round < 3; round++) {
       std::atomic<int> done{0};
       for (int i = 0; i < n; i++)
-        p.submit([&] {
+        p.submit([&done, i] {
           if (i % 7 == 0) goro::this_fiber::yield();
           done++;
         });
@@ -570,6 +573,84 @@ TEST_P(Pool, DestroyedWhileBusyLetsTasksFinish) {
 TEST_P(Pool, BadOptionsThrow) {
   EXPECT_THROW(goro::pool({.capacity = 0}), std::invalid_argument);
   EXPECT_THROW(goro::pool({.capacity = 1, .max_blocking_submitters = -1}), std::invalid_argument);
+  EXPECT_THROW(goro::pool({.capacity = 1, .queue_size = -1}), std::invalid_argument);
+}
+
+// queue_size: tasks accepted while every worker is busy, run in order.
+TEST_P(Pool, QueueTakesTasksWhileWorkersAreBusyAndRunsThemInOrder) {
+  goro::run(opts(), [&] {
+    // One worker: it runs what the queue holds strictly in turn.
+    goro::pool p({.capacity = 1, .queue_size = 3});
+    goro::chan<int> gate;
+    p.submit(stuck(gate));
+    std::vector<int> order;  // written by the one worker, read after wait()
+    auto record = [&](int v) { return [&order, v] { order.push_back(v); }; };
+    // Accepted without waiting although the worker is busy.
+    p.submit(record(1));
+    EXPECT_TRUE(p.try_submit(record(2)));
+    p.submit(record(3));
+    EXPECT_EQ(p.queued(), 3);
+    EXPECT_EQ(p.pending(), 4);
+    EXPECT_EQ(p.busy(), 1);
+    // The queue is full: now the pool is.
+    EXPECT_FALSE(p.try_submit(record(99)));
+    goro::wait_group submitted;
+    submitted.add(1);
+    goro::go([&] {
+      p.submit(record(4));  // waits for a place in the queue
+      submitted.done();
+    });
+    ASSERT_TRUE(eventually([&] { return p.waiting() == 1; }));
+    EXPECT_EQ(p.queued(), 3);
+    gate.close();
+    EXPECT_TRUE(submitted.wait_for(10s));
+    p.wait();
+    EXPECT_EQ(p.queued(), 0);
+    EXPECT_EQ(p.waiting(), 0);
+    EXPECT_EQ(p.completed(), 5);
+    EXPECT_EQ(order, (std::vector<int>{1, 2, 3, 4}));
+  });
+}
+
+TEST_P(Pool, ReleaseStillRunsQueuedTasks) {
+  goro::run(opts(), [&] {
+    goro::pool p({.capacity = 1, .queue_size = 2});
+    goro::chan<int> gate;
+    std::atomic<int> ran{0};
+    p.submit(stuck(gate));
+    p.submit([&] { ran++; });
+    p.submit([&] { ran++; });
+    EXPECT_EQ(p.queued(), 2);
+    p.release();
+    EXPECT_THROW(p.submit([&] { ran++; }), goro::pool_closed_error);
+    gate.close();
+    EXPECT_TRUE(p.release(10s));  // every fiber of the pool has left...
+    EXPECT_EQ(ran.load(), 2);     // ...after running what it had accepted
+    EXPECT_EQ(p.completed(), 3);
+    EXPECT_EQ(p.running(), 0);
+  });
+}
+
+TEST_P(Pool, TuneUpStartsWorkersForQueuedTasks) {
+  goro::run(opts(), [&] {
+    goro::pool p({.capacity = 1, .queue_size = 4});
+    goro::chan<int> gate, done(4);
+    p.submit(stuck(gate));
+    for (int i = 0; i < 4; i++) p.submit([&] { done.send(1); });
+    EXPECT_EQ(p.queued(), 4);
+    p.tune(5);
+    // The queued tasks run while the first still holds its worker.
+    for (int i = 0; i < 4; i++) {
+      bool got = false;
+      goro::select(goro::on_recv(done, [&] { got = true; }), goro::on_recv(goro::after(10s)));
+      ASSERT_TRUE(got) << i;
+    }
+    EXPECT_EQ(p.busy() >= 1, true);
+    gate.close();
+    p.wait();
+    EXPECT_EQ(p.completed(), 5);
+    EXPECT_LE(p.running(), 5);
+  });
 }
 
 TEST_P(Pool, PoolWithFuncInvokesOneFunction) {

@@ -68,6 +68,7 @@ var specs = []spec{
 	{"timers", 100_000, 1, timers},
 	{"parked_memory", 1_000_000, 1, parkedMemory},
 	{"echo", 1_000_000, echoClients, echo},
+	{"pool", 1_000_000, 1, pool},
 }
 
 func perOp(d time.Duration, n int64) float64 { return float64(d.Nanoseconds()) / float64(n) }
@@ -486,6 +487,55 @@ func echo(n int64) outcome {
 		ok: wrong == 0, why: fmt.Sprintf("%d replies wrong or missing", wrong),
 		note: fmt.Sprintf("# workload=echo clients=%d msg_bytes=%d p50_us=%.1f p99_us=%.1f",
 			echoClients, echoBytes, float64(quantile(lat, 0.50))/1e3, float64(quantile(lat, 0.99))/1e3)}
+}
+
+// pool runs n tiny tasks through poolWorkers worker goroutines that take
+// them from a buffered channel of poolWorkers slots, Go's usual bounded
+// worker pool; one goroutine submits. The note gives plain go + WaitGroup
+// for the same tasks, measured in the same run.
+const poolWorkers = 1000
+
+func pool(n int64) outcome {
+	want := n * (n - 1) / 2
+	var sum int64
+	tasks := make(chan func(), poolWorkers)
+	var workers sync.WaitGroup
+	workers.Add(poolWorkers)
+	start := time.Now()
+	for w := 0; w < poolWorkers; w++ {
+		go func() {
+			for t := range tasks {
+				t()
+			}
+			workers.Done()
+		}()
+	}
+	for i := int64(0); i < n; i++ {
+		i := i
+		tasks <- func() { atomic.AddInt64(&sum, i) }
+	}
+	close(tasks)
+	workers.Wait()
+	d := time.Since(start)
+	got := atomic.LoadInt64(&sum)
+
+	var plainSum int64
+	var wg sync.WaitGroup
+	wg.Add(int(n))
+	plainStart := time.Now()
+	for i := int64(0); i < n; i++ {
+		i := i
+		go func() {
+			atomic.AddInt64(&plainSum, i)
+			wg.Done()
+		}()
+	}
+	wg.Wait()
+	plainD := time.Since(plainStart)
+	plainGot := atomic.LoadInt64(&plainSum)
+	return outcome{n: n, elapsed: d, metric: perOp(d, n), unit: "ns/task", ok: got == want && plainGot == want,
+		why:  fmt.Sprintf("sum %d, go+WaitGroup sum %d, want %d", got, plainGot, want),
+		note: fmt.Sprintf("# workload=pool workers=%d go_wait_group_ns_per_task=%.1f", poolWorkers, perOp(plainD, n))}
 }
 
 func fatal(err error) {
