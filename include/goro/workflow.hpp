@@ -379,11 +379,11 @@ struct retry_policy {
   // Attempts after the first; 0: no retry.
   int max_retries = 0;
   // The wait before the first retry.
-  std::chrono::nanoseconds backoff = std::chrono::milliseconds(100);
+  std::chrono::nanoseconds backoff{std::chrono::milliseconds(100)};
   // Each later wait is this much longer; at least 1.
   double multiplier = 2.0;
   // The cap on any wait.
-  std::chrono::nanoseconds max_backoff = std::chrono::seconds(30);
+  std::chrono::nanoseconds max_backoff{std::chrono::seconds(30)};
   // 0..1: each wait is scaled by a random factor in [1 - jitter, 1].
   double jitter = 0.0;
 };
@@ -525,7 +525,6 @@ class async_result {
  private:
   friend class detail::engine_state_access;
   explicit async_result(std::shared_ptr<detail::result_state> s) noexcept : s_(std::move(s)) {}
-  const detail::result_state& state_ref() const;
   std::shared_ptr<detail::result_state> s_;
 };
 
@@ -534,6 +533,7 @@ namespace detail {
 class engine_state_access {
  public:
   static async_result make(std::shared_ptr<result_state> s) noexcept { return async_result(std::move(s)); }
+  static const result_state& of(const async_result& r);
 };
 
 // What async_result shows. id, name and children are fixed before the
@@ -547,27 +547,28 @@ struct result_state {
   std::vector<async_result> children;
 };
 
+inline const result_state& engine_state_access::of(const async_result& r) {
+  if (!r.s_) throw workflow_error("goro::workflow::async_result: empty (default-constructed)");
+  return *r.s_;
+}
+
 }  // namespace detail
 
-inline const detail::result_state& async_result::state_ref() const {
-  if (!s_) throw workflow_error("goro::workflow::async_result: empty (default-constructed)");
-  return *s_;
-}
-inline const std::string& async_result::id() const { return state_ref().id; }
-inline const std::string& async_result::name() const { return state_ref().name; }
+inline const std::string& async_result::id() const { return detail::engine_state_access::of(*this).id; }
+inline const std::string& async_result::name() const { return detail::engine_state_access::of(*this).name; }
 inline task_state async_result::state() const {
-  return state_ref().state.load(std::memory_order_acquire);  // pairs with the engine's release store
+  return detail::engine_state_access::of(*this).state.load(std::memory_order_acquire);  // pairs with the engine's release store
 }
 inline int async_result::attempts() const {
-  return state_ref().attempts.load(std::memory_order_relaxed);  // a counter (snapshot)
+  return detail::engine_state_access::of(*this).attempts.load(std::memory_order_relaxed);  // a counter (snapshot)
 }
-inline const value& async_result::get() const { return state_ref().future.get(); }
-inline const value& async_result::get(const context& ctx) const { return state_ref().future.get(ctx); }
-inline void async_result::wait() const { state_ref().future.wait(); }
-inline bool async_result::is_ready() const { return state_ref().future.is_ready(); }
-inline chan<std::monostate> async_result::ready() const { return state_ref().future.ready(); }
-inline const shared_future<value>& async_result::future() const { return state_ref().future; }
-inline const std::vector<async_result>& async_result::children() const { return state_ref().children; }
+inline const value& async_result::get() const { return detail::engine_state_access::of(*this).future.get(); }
+inline const value& async_result::get(const context& ctx) const { return detail::engine_state_access::of(*this).future.get(ctx); }
+inline void async_result::wait() const { detail::engine_state_access::of(*this).future.wait(); }
+inline bool async_result::is_ready() const { return detail::engine_state_access::of(*this).future.is_ready(); }
+inline chan<std::monostate> async_result::ready() const { return detail::engine_state_access::of(*this).future.ready(); }
+inline const shared_future<value>& async_result::future() const { return detail::engine_state_access::of(*this).future; }
+inline const std::vector<async_result>& async_result::children() const { return detail::engine_state_access::of(*this).children; }
 
 // What a broker carries: everything a worker needs to run one attempt of a
 // task. Plain data, serialisable by design.
