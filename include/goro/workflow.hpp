@@ -94,7 +94,9 @@
 //  - Where: make the engine, submit and periodic in fibers of one runtime
 //    (they start fibers); async_result, periodic_job and value may be used
 //    from any fiber or thread. Destroy the engine before the runtime's main
-//    fiber returns.
+//    fiber returns, and never stop it from one of its own tasks (it would
+//    wait for itself). A task may submit flows, but one that waits for them
+//    holds its worker meanwhile: once every worker waits so, nothing runs.
 //  - The broker: the engine publishes a task_message (id, name, every
 //    argument, options, attempt, ETA) for each task to run, and its workers
 //    consume due messages, run them and acknowledge them. memory_broker, the
