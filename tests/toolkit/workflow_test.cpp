@@ -489,10 +489,16 @@ TEST_P(Workflow, PeriodicRunsUntilItsContextIsCancelled) {
 TEST_P(Workflow, CancellingTheRunSettlesQueuedDelayedRetryingAndRunningTasks) {
   goro::run(opts(), [] {
     auto broker = std::make_shared<wf::memory_broker>();
-    goro::chan<int> gate;  // held shut until the end
+    goro::chan<int> gate;  // held shut until the engine goes
     std::atomic<bool> hold_saw_cancel{false}, stubborn_returned{false};
     {
       wf::engine e(goro::background(), {.concurrency = 2, .broker = broker});
+      // Lets the engine's destructor, which waits for "stubborn", return
+      // even when an assertion below leaves the block early.
+      struct open_gate {
+        goro::chan<int>& g;
+        ~open_gate() { g.close(); }
+      } opener{gate};
       e.register_task("hold", [&](const goro::context& c) {
         c.done().recv();
         hold_saw_cancel = c.err() == goro::context_error::canceled;
@@ -541,6 +547,8 @@ TEST_P(Workflow, CancellingTheRunSettlesQueuedDelayedRetryingAndRunningTasks) {
         } catch (const goro::context_done_error& x) {
           EXPECT_EQ(x.err(), goro::context_error::canceled);
           EXPECT_STREQ(x.what(), "shop closed");
+        } catch (const std::exception& x) {
+          ADD_FAILURE() << r.name() << ": " << x.what();
         }
         EXPECT_EQ(r.state(), wf::task_state::cancelled) << r.name();
       }
@@ -553,7 +561,6 @@ TEST_P(Workflow, CancellingTheRunSettlesQueuedDelayedRetryingAndRunningTasks) {
       EXPECT_TRUE(eventually([&] { return broker->size() == 0; }));  // revoked, not left to expire
       EXPECT_TRUE(eventually([&] { return hold_saw_cancel.load(); }));
       EXPECT_FALSE(stubborn_returned.load());
-      gate.close();  // lets the engine's destructor wait for it
     }
     EXPECT_TRUE(stubborn_returned.load());
   });
@@ -624,6 +631,8 @@ TEST_P(Workflow, ACustomBrokerDeliveringTwiceRunsEachAttemptOnce) {
     register_math(e);
     e.register_task("counted", [&](std::int64_t x) {
       calls++;
+      goro::this_fiber::yield();  // its duplicate may be delivered meanwhile
+      goro::this_fiber::yield();
       return x;
     });
     e.register_task("unsendable", [] { return 0; });
