@@ -110,7 +110,8 @@
 //    is dropped. One engine per broker. Deliveries are de-duplicated by
 //    (id, attempt), so an at-least-once broker may deliver twice.
 // Memory order: the engine's state is under one goro::mutex and the memory
-// broker's under another; messages pass between them through that lock. A
+// broker's under another; a message reaches its worker through the
+// broker's lock, and the worker's results go back under the engine's. A
 // result's state is an atomic stored under the engine's mutex (release)
 // and read anywhere (acquire); the final state is stored before the result
 // is set, and the future's own release/acquire makes it visible to whoever
