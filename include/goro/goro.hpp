@@ -20,3 +20,4 @@
 #include "goro/time.hpp"
 #include "goro/trace.hpp"
 #include "goro/version.hpp"
+#include "goro/workflow.hpp"
