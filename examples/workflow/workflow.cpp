@@ -67,8 +67,10 @@ wf::flow process(const order& o) {
 
 int main() {
   goro::run([] {
-    wf::engine engine(goro::background(), {.concurrency = 4});
+    // Declared before the engine: its tasks use them, and a task of a
+    // cancelled run may still be returning while the engine is destroyed.
     std::atomic<int> gateway_calls{0}, reserving{0}, most_reserving{0};
+    wf::engine engine(goro::background(), {.concurrency = 4});
 
     engine.register_task("validate", [](order o) {
       if (o.items.empty()) throw wf::permanent_error("order " + std::to_string(o.id) + " has no items");

@@ -40,7 +40,9 @@
 //    with the error (an error value) as its last argument, then fails with
 //    the member's error. With chord_options::all_settled the callback runs
 //    whatever happens, with every member's outcome: its result, or an error
-//    value for a failed member.
+//    value for a failed member (and on_error is then refused: the callback
+//    sees every failure). Durations (backoff, delay, timeout) over 50 years
+//    are refused; a longer max_backoff means no cap.
 //  - submit(flow, ctx) checks the whole flow first and throws workflow_error
 //    for an unknown task name, a wrong number of arguments (counting the
 //    result a step receives), an argument that does not convert to the
@@ -128,6 +130,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -301,7 +304,13 @@ template <class T>
   requires std::is_floating_point_v<T>
 struct value_traits<T> {
   static value to(T d) { return value(d); }
-  static T from(const value& v) { return static_cast<T>(v.as_double()); }
+  static T from(const value& v) {
+    const double d = v.as_double();
+    if (std::isfinite(d) && (d > static_cast<double>(std::numeric_limits<T>::max()) ||
+                             d < -static_cast<double>(std::numeric_limits<T>::max())))
+      throw workflow_error("goro::workflow::value: " + std::to_string(d) + " is out of the parameter type's range");
+    return static_cast<T>(d);
+  }
 };
 template <>
 struct value_traits<std::string> {
@@ -475,6 +484,7 @@ struct chord_options {
   // argument when the group fails; the chord then fails with that error.
   std::optional<flow> on_error{};
   // The callback runs even if members fail, with an error value for each.
+  // Excludes on_error (chord() throws workflow_error for both).
   bool all_settled = false;
 };
 

@@ -160,6 +160,10 @@ flow group(std::vector<flow> members, std::size_t limit) {
 flow chord(flow header, flow callback, chord_options options) {
   if (detail::flow_node::of(header).kind != detail::flow_kind::group)
     throw workflow_error("goro::workflow::chord: the header must be a group");
+  if (options.all_settled && options.on_error)
+    throw workflow_error(
+        "goro::workflow::chord: on_error and all_settled exclude each other (all_settled hands every failure to the "
+        "callback)");
   auto n = std::make_shared<detail::flow_node>();
   n->kind = detail::flow_kind::chord;
   n->all_settled = options.all_settled;
@@ -326,6 +330,10 @@ bool retryable(const std::exception_ptr& e) {
   }
 }
 
+// The longest delay, timeout or backoff accepted (time points a wait's
+// length ahead must stay representable); a longer max_backoff is clamped.
+constexpr std::chrono::nanoseconds longest_wait = std::chrono::hours(24 * 365 * 50);
+
 void check_options(const signature& s) {
   const task_options& o = s.options;
   const retry_policy& r = o.retry;
@@ -337,6 +345,8 @@ void check_options(const signature& s) {
   else if (!(r.jitter >= 0.0 && r.jitter <= 1.0)) bad = "retry.jitter must be within [0, 1]";
   else if (o.delay.count() < 0) bad = "delay is negative";
   else if (o.timeout.count() < 0) bad = "timeout is negative";
+  else if (r.backoff > longest_wait || o.delay > longest_wait || o.timeout > longest_wait)
+    bad = "a backoff, delay or timeout over 50 years";
   if (bad) throw workflow_error("goro::workflow: task '" + s.name + "': " + bad);
 }
 
@@ -454,11 +464,20 @@ periodic_job engine_state::periodic(const flow& f, std::chrono::nanoseconds inte
     std::lock_guard<goro::mutex> lk(mu_);
     if (stopped_) throw workflow_error("goro::workflow::engine::periodic: the engine has stopped");
     validate_locked(flow_node::of(f), false);
+    // Counted before the lock is released: a stop() that sets stopped_
+    // after this waits for the loop.
+    fibers_.add(1);
   }
-  auto pc = with_cancel(ctx);
-  const context pctx = pc.first;
-  auto ps = std::make_shared<periodic_state>(std::move(pc.second));
-  fibers_.add(1);
+  std::shared_ptr<periodic_state> ps;
+  context pctx;
+  try {
+    auto pc = with_cancel(ctx);
+    pctx = pc.first;
+    ps = std::make_shared<periodic_state>(std::move(pc.second));
+  } catch (...) {
+    fibers_.done();
+    throw;
+  }
   try {
     go([self = shared_from_this(), f, interval, pctx, ps] {
       struct finish {
@@ -507,6 +526,10 @@ void engine_state::shutdown(const std::string& why) {
     std::lock_guard<goro::mutex> lk(mu_);
     if (stopped_) return;
     stopped_ = true;
+    // The shutdown itself counts as one of the engine's fibers, so that a
+    // stop() racing with it returns only once the broker is closed and
+    // the revokes are done.
+    fibers_.add(1);
     std::vector<run_rec*> all;
     all.reserve(runs_.size());
     for (auto& r : runs_) all.push_back(r.second.get());
@@ -515,13 +538,19 @@ void engine_state::shutdown(const std::string& why) {
       cancel_run_locked(*r, fx);
     }
   }
+  struct done {
+    wait_group& wg;
+    ~done() { wg.done(); }
+  } guard{fibers_};
   cancel_(why);  // workers leave consume(); periodic loops end
   broker_->close();
   apply(std::move(fx));
 }
 
 void engine_state::stop() {
-  shutdown("goro::workflow: engine stopped");
+  // The engine's context may have ended just now, its watcher not yet run:
+  // its cause, not ours.
+  shutdown(ctx_.err() != context_error::none ? ctx_.cause() : "goro::workflow: engine stopped");
   if (ctx_watch_) ctx_watch_->stop();
   fibers_.wait();
 }
@@ -888,7 +917,7 @@ void engine_state::mark_started_locked(exec_node& n) {
 
 std::chrono::nanoseconds engine_state::backoff_locked(const retry_policy& p, int retry) {
   double ns = static_cast<double>(p.backoff.count()) * std::pow(p.multiplier, retry);
-  const double cap = static_cast<double>(p.max_backoff.count());
+  const double cap = static_cast<double>(std::min(p.max_backoff, longest_wait).count());
   if (!(ns < cap)) ns = cap;  // also an infinite product
   if (p.jitter > 0) ns *= 1.0 - p.jitter * std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
   return std::chrono::nanoseconds(static_cast<std::int64_t>(ns));
