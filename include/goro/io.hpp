@@ -35,9 +35,8 @@
 // serialised, and so are writes; a read and a write may run at once.
 //
 // A stream belongs to the runtime that created it; using it after that
-// runtime has ended fails with errc::closed (closing it still works, once
-// run() has returned: a close racing run()'s return, from a thread outside
-// the runtime, is not supported).
+// runtime has ended fails with errc::closed (closing it still works, also
+// from a thread outside the runtime while run() is returning).
 #pragma once
 
 #include <chrono>
