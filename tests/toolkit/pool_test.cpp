@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "runtime_fixture.hpp"
+#include "toolkit/toolkit_util.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -27,30 +28,8 @@ using namespace std::chrono_literals;
 
 class Pool : public goro_test::RuntimeTest {};
 
-// Polls pred (in a fiber) until it holds; false after 10 s.
-template <class Pred>
-bool eventually(Pred pred) {
-  const auto end = std::chrono::steady_clock::now() + 10s;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    goro::this_fiber::sleep_for(1ms);
-  }
-  return true;
-}
-
-// Counts the tasks running at once and keeps the highest count seen.
-struct concurrency {
-  std::atomic<int> now{0}, max{0};
-  void enter() {
-    // seq_cst (default) on both: the count is the test's measurement;
-    // simplicity over speed.
-    const int n = ++now;
-    int m = max.load();
-    while (n > m && !max.compare_exchange_weak(m, n)) {
-    }
-  }
-  void leave() { --now; }
-};
+using goro_test::concurrency;
+using goro_test::eventually;
 
 // A task body that occupies a worker until `gate` is closed.
 auto stuck(goro::chan<int> gate) {
