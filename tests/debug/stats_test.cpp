@@ -8,6 +8,7 @@
 
 #include <goro/goro.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <future>
 #include <thread>
@@ -20,6 +21,7 @@
 #include <string>
 
 #include "runtime_fixture.hpp"
+#include "sched/p.hpp"
 
 namespace {
 
@@ -111,7 +113,9 @@ TEST_F(StatsOnce, AForcedStealShowsInBothPs) {
     goro::run(goro::options{.procs = 2}, [&] {
       const goro::runtime_stats before = goro::stats();
       std::atomic<int> ran{0};
-      const int n = 8;
+      // All n must fit in this P's run queue: an overflow goes to the global
+      // queue, where the idle P takes it without a steal.
+      const int n = static_cast<int>(std::min<std::uint32_t>(8, goro::rt::runq_capacity));
       goro::chan<int> start;
       goro::wait_group parked;
       for (int i = 0; i < n; i++) {
