@@ -76,7 +76,13 @@ void checkdead(runtime* rt) {
   // A P on its way from sysmon to an M (the fiber that lost it may have just
   // queued itself and idled its M): sysmon checks again when it is done.
   if (rt->sysmon_taking) return;
-  if (rt->live.load(std::memory_order_acquire) == 0) return;  // finishing
+  // Every M is idle, so every P is too: no share of the live count
+  // changes while we hold the lock, and the sum is exact. Zero: the last
+  // fiber has ended, and this is how the runtime ends (sched/schedule.cpp).
+  if (live_fibers(rt) == 0) {
+    finish_locked(rt);
+    return;
+  }
   if (next_timer(rt) != 0) return;  // a pending timer may still wake someone
   // A party waiting on a descriptor may be woken by the network (the timed
   // sleeper polls). Once main has returned, such fibers are leftovers.

@@ -234,7 +234,7 @@ runtime_stats stats() {
   runtime_stats s;
   s.procs = rt->procs;
   // relaxed throughout: counts read for display, not to decide anything.
-  s.live_fibers = rt->live.load(std::memory_order_relaxed);
+  s.live_fibers = live_fibers(rt);
   s.total_fibers = rt->spawned_nop.load(std::memory_order_relaxed);
   s.wakeups = rt->wakeups_nop.load(std::memory_order_relaxed);
   {

@@ -390,11 +390,6 @@ void respin(M* m) {
   note_spinners(rt, rt->nmspinning.fetch_add(1, std::memory_order_seq_cst) + 1);
 }
 
-void finish(runtime* rt) {
-  std::lock_guard<futex_lock> l(rt->lock);
-  finish_locked(rt);
-}
-
 void finish_locked(runtime* rt) {
   rt->done = true;
   M* idle = rt->midle;

@@ -95,9 +95,8 @@ void pidle_init(runtime* rt);
 // Take m off the idle M list if it is there.
 bool mremove(runtime* rt, M* m);
 
-// The last G died (or checkdead ended the runtime): wake every idle M to
-// exit. finish_locked: the same with the sched lock held.
-void finish(runtime* rt);
+// checkdead found every fiber dead (or a deadlock in throw mode): wake
+// every idle M to exit. The sched lock is held.
 void finish_locked(runtime* rt);
 
 }  // namespace goro::rt

@@ -121,6 +121,12 @@ struct P {
   std::uint64_t goid_next = 0;
   std::uint64_t goid_end = 0;
 
+  // Fibers spawned on this P minus fibers that ended on it: this P's share
+  // of the live count (live_fibers, sched/runtime.hpp). Negative when more
+  // ended here than began. Written by the holder only, as the counters are
+  // (bump), so a spawn or an exit writes no line another P writes.
+  std::atomic<std::int64_t> live{0};
+
   p_counters ctr;  // goro::stats; last, so that it moves none of the above
 };
 

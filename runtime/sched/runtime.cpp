@@ -27,6 +27,14 @@ runtime::runtime(std::int32_t nprocs, std::size_t stack_size, const knob_set& k)
   pidle_init(this);
 }
 
+std::int64_t live_fibers(const runtime* rt) noexcept {
+  // relaxed: exact when every P is idle, as the sched lock (which each P
+  // went idle under) orders their last writes before this read; else a hint.
+  std::int64_t n = rt->live.load(std::memory_order_relaxed);
+  for (const auto& p : rt->allp) n += p->live.load(std::memory_order_relaxed);
+  return n < 0 ? 0 : n;
+}
+
 runtime::~runtime() {
   netpoll_close(this);
   free_all_gs(this);

@@ -77,7 +77,10 @@ struct runtime {
   // limit (the spinning_limit knob); nothing decides on it. relaxed: a
   // CAS-max after each increment (idle.cpp, note_spinners).
   std::atomic<std::int32_t> nmspinning_peak{0};
-  std::atomic<std::int64_t> live{0};        // Gs not dead; 0 ends the runtime
+  // Gs not dead that were spawned or ended without a P (outside spawns, a
+  // spawn from goro::blocking); the rest are counted in each P's `live`.
+  // live_fibers sums them; 0 ends the runtime (debug/checkdead.cpp).
+  std::atomic<std::int64_t> live{0};
   std::atomic<std::uint64_t> goidgen{0};
   std::atomic<std::int32_t> external_refs{0};  // live goro::keep_alive objects
   runtime* next_live = nullptr;  // the list of live runtimes, under sched/outside.cpp's live_lock
@@ -161,5 +164,11 @@ struct runtime {
   runtime(std::int32_t nprocs, std::size_t stack_size, const knob_set& k);
   ~runtime();
 };
+
+// Fibers not dead: rt->live plus every P's share. Exact while no P changes
+// its share: under the sched lock with every P idle (checkdead). Otherwise
+// a snapshot for display, which a fiber moving between Ps as it is summed
+// can skew; never below 0.
+std::int64_t live_fibers(const runtime* rt) noexcept;
 
 }  // namespace goro::rt

@@ -304,9 +304,16 @@ void handle_action(M* m, G* g) {
       casgstatus(g, gstatus::running, gstatus::dead, "goexit");
       g->m = nullptr;
       gfput(rt, m->p, g);
-      // acq_rel: the G that brings the count to zero sees every other G's
-      // completion (each decremented after finishing its work).
-      if (rt->live.fetch_sub(1, std::memory_order_acq_rel) == 1) finish(rt);
+      // No check for zero here: the count is exact only once every P is
+      // idle, and the M that ends the last fiber gets there (it finds no
+      // work, idles its P and, the last M to go idle, runs checkdead, which
+      // finishes the runtime). The sched lock each P went idle under orders
+      // every fiber's work before run() returns.
+      if (P* p = m->p) {
+        p->live.store(p->live.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);  // the holder's
+      } else {
+        rt->live.fetch_sub(1, std::memory_order_relaxed);
+      }
       return;
     }
     case m_action::blocking_exit:

@@ -69,12 +69,13 @@ void prepare_fiber(runtime* rt, P* p, G* g, void* top) {
   g->fresh = true;
   g->ctx.stack_lo = g->stk.lo();
   g->ctx.stack_size = size;
-  // relaxed: the spawner is itself live, so the count cannot reach zero
-  // before this increment; RMWs on one atomic are totally ordered anyway.
-  rt->live.fetch_add(1, std::memory_order_relaxed);
+  // The spawner is itself live, so the count is not 0 and cannot be seen
+  // as 0 before this increment (it is summed only with every P idle).
   if (p != nullptr) {
+    p->live.store(p->live.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);  // the holder's
     bump(p->ctr.spawned);
   } else {
+    rt->live.fetch_add(1, std::memory_order_relaxed);
     rt->spawned_nop.fetch_add(1, std::memory_order_relaxed);  // a count
   }
   casgstatus(g, gstatus::dead, gstatus::runnable, "newproc");

@@ -485,7 +485,7 @@ void sysmon_round(runtime* rt, std::int64_t now) {
   }
   for (auto& p : rt->allp) runnable += p->runq.size() + p->conts.size();
   // relaxed: a count, for display.
-  const auto live = static_cast<std::uint64_t>(rt->live.load(std::memory_order_relaxed));
+  const auto live = static_cast<std::uint64_t>(live_fibers(rt));
   writer w(sysmon_buffer(rt));
   if (w) w.put({tsc(), live, runnable, static_cast<std::uint32_t>(threads), kind::counters, 0, -1});
 }

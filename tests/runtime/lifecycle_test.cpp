@@ -5,6 +5,7 @@
 #include <goro/goro.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -106,6 +107,61 @@ TEST_F(Lifecycle, RunJoinsFibersThatOutliveMain) {
   });
   EXPECT_EQ(finished.load(), 3);
 }
+
+// The live count is kept per P (a fiber's spawn counted where it was
+// spawned, its end where it ended) and summed only once every P is idle.
+// Fibers that move between Ps and outlive main must all end before run()
+// returns, and the count seen from inside agrees with the fibers alive.
+using LifecycleProcs = goro_test::RuntimeTest;
+
+void spawn_tree(int depth, std::atomic<int>& ended) {
+  for (int i = 0; i < 3; i++) goro::this_fiber::yield();  // a chance to be stolen
+  if (depth > 0)
+    for (int i = 0; i < 4; i++) goro::go([depth, &ended] { spawn_tree(depth - 1, ended); });
+  goro::this_fiber::yield();
+  ended.fetch_add(1, std::memory_order_relaxed);  // the fiber's last act
+}
+
+TEST_P(LifecycleProcs, RunReturnsOnlyAfterTheLastFiberEndsWhereverFibersRan) {
+  const int roots = 8;
+  const int per_root = 1 + 4 + 16 + 64;  // depth 3, four children each
+  for (int round = 0; round < 30; round++) {
+    std::atomic<int> ended{0};
+    goro::run(opts(), [&] {
+      for (int i = 0; i < roots; i++) goro::go([&ended] { spawn_tree(3, ended); });
+    });
+    ASSERT_EQ(ended.load(), roots * per_root) << "round " << round;
+  }
+}
+
+TEST_P(LifecycleProcs, LiveFibersCountsFibersSpawnedAndEndedOnDifferentPs) {
+  for (int round = 0; round < 20; round++) {
+    goro::run(opts(), [&] {
+      const int n = 64;
+      goro::chan<int> release;
+      goro::wait_group started, ended;
+      started.add(n);
+      ended.add(n);
+      for (int i = 0; i < n; i++)
+        goro::go([&] {
+          started.done();
+          release.recv();  // woken on whichever P the close runs
+          goro::this_fiber::yield();
+          ended.done();
+        });
+      started.wait();
+      EXPECT_EQ(goro::stats().live_fibers, n + 1);
+      release.close();
+      ended.wait();
+      // The n fibers may still be between ended.done() and their end.
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+      while (goro::stats().live_fibers != 1 && std::chrono::steady_clock::now() < deadline) goro::this_fiber::yield();
+      EXPECT_EQ(goro::stats().live_fibers, 1);
+    });
+  }
+}
+
+GORO_INSTANTIATE_PROCS(LifecycleProcs);
 
 TEST_F(Lifecycle, ProcsFromEnvironment) {
   setenv("GORO_MAXPROCS", "3", 1);
