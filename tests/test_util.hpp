@@ -1,9 +1,12 @@
 // Helpers shared by the tests.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 
 #include "goro/detail/config.hpp"
+#include "goro/this_fiber.hpp"
+#include "goro/time.hpp"
 
 namespace goro_test {
 
@@ -98,4 +101,23 @@ inline int open_fds() {
   }
   return n;
 }
+// Polls pred from a fiber until it holds; false after `limit`, so that the
+// test fails instead of hanging. For conditions that other fibers bring
+// about with no event to wait for (a counter reaching a value); nothing
+// asserts how long it took. Between polls the fiber yields, or sleeps
+// `pause` when one is given (a poller that should leave its P to others).
+template <class Pred>
+bool eventually(Pred pred, std::chrono::nanoseconds pause = std::chrono::nanoseconds::zero(),
+                std::chrono::seconds limit = std::chrono::seconds(20)) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    if (pause.count() > 0)
+      goro::this_fiber::sleep_for(pause);
+    else
+      goro::this_fiber::yield();
+  }
+  return true;
+}
+
 }  // namespace goro_test

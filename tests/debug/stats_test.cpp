@@ -21,6 +21,7 @@
 #include <string>
 
 #include "runtime_fixture.hpp"
+#include "test_util.hpp"
 #include "sched/p.hpp"
 
 namespace {
@@ -33,17 +34,7 @@ std::uint64_t sum(const goro::runtime_stats& s, std::uint64_t goro::proc_stats::
   return n;
 }
 
-// Yield until pred() holds; false after `limit` (the test then fails
-// instead of hanging).
-template <class Pred>
-bool eventually(Pred pred, std::chrono::seconds limit = 20s) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    goro::this_fiber::yield();
-  }
-  return true;
-}
+using goro_test::eventually;
 
 class Stats : public goro_test::LeakChecked<::testing::TestWithParam<int>> {};
 

@@ -29,7 +29,7 @@ using namespace std::chrono_literals;
 class Pool : public goro_test::RuntimeTest {};
 
 using goro_test::concurrency;
-using goro_test::eventually;
+using goro_test::toolkit::eventually;
 
 // A task body that occupies a worker until `gate` is closed.
 auto stuck(goro::chan<int> gate) {

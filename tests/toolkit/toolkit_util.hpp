@@ -3,23 +3,21 @@
 
 #include <goro/goro.hpp>
 
+#include "test_util.hpp"
+
 #include <atomic>
 #include <chrono>
 
 namespace goro_test {
 
-// Polls pred (in a fiber) until it holds; false after 10 s. For conditions
-// that other fibers bring about and that have no event to wait for (a
-// counter reaching a value); nothing asserts how long it took.
+namespace toolkit {
+// goro_test::eventually polling every millisecond (a pool's or an engine's
+// fibers get the P between polls), for at most 10 s.
 template <class Pred>
 bool eventually(Pred pred) {
-  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    goro::this_fiber::sleep_for(std::chrono::milliseconds(1));
-  }
-  return true;
+  return goro_test::eventually(pred, std::chrono::milliseconds(1), std::chrono::seconds(10));
 }
+}  // namespace toolkit
 
 // Counts the tasks running at once and keeps the highest count seen.
 struct concurrency {

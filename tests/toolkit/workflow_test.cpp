@@ -34,7 +34,7 @@ namespace wf = goro::workflow;
 class Workflow : public goro_test::RuntimeTest {};
 
 using goro_test::concurrency;
-using goro_test::eventually;
+using goro_test::toolkit::eventually;
 
 // The usual arithmetic tasks.
 void register_math(wf::engine& e) {
