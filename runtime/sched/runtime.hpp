@@ -77,8 +77,8 @@ struct runtime {
   // limit (the spinning_limit knob); nothing decides on it. relaxed: a
   // CAS-max after each increment (idle.cpp, note_spinners).
   std::atomic<std::int32_t> nmspinning_peak{0};
-  // Gs not dead that were spawned or ended without a P (outside spawns, a
-  // spawn from goro::blocking); the rest are counted in each P's `live`.
+  // Gs not dead that were spawned or ended without a P (a spawn from inside
+  // goro::blocking); the rest are counted in each P's `live`.
   // live_fibers sums them; 0 ends the runtime (debug/checkdead.cpp).
   std::atomic<std::int64_t> live{0};
   std::atomic<std::uint64_t> goidgen{0};
