@@ -113,8 +113,10 @@ TEST_P(Trace, BlockingCallsTimersAndCountersAppear) {
       wg.done();
     });
     wg.wait();
-    // sysmon samples the counters about every millisecond while fibers run.
-    const auto end = std::chrono::steady_clock::now() + 3ms;
+    // sysmon samples the counters at most every millisecond, on its own
+    // rounds, whose sleep grows to 10 ms when nothing needs it: keep a fiber
+    // running for several of its longest sleeps (3 ms lost the race in CI).
+    const auto end = std::chrono::steady_clock::now() + 50ms;
     while (std::chrono::steady_clock::now() < end) goro::this_fiber::yield();
     ASSERT_TRUE(goro::trace::stop());
   });
